@@ -1,0 +1,397 @@
+"""The seam to ComfyUI: the only module that imports ComfyUI's own modules.
+
+What it does, and why each choice (see the integration brief, sections 3-6 and 11):
+- submit: calls the server's own registered POST /prompt handler in-process (strategy A),
+  so every version's semantics (tuple arity, sensitive keys, on_prompt handlers, id
+  checks) come for free; falls back to validate + put with the version's tuple shape.
+- observe: ``snapshot()`` reads the queue, ``outcome()`` reads history (the source of
+  truth). Callers must read the queue before history: the worker moves an item from
+  running to history atomically, so that order never shows a live prompt as missing.
+- cancel: deletes a pending item, or interrupts exactly one running prompt (never the
+  global interrupt while something else runs).
+- tap: a chained ``send_sync`` wrapper that forwards vq's prompts' events to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDict, MultiDict
+from yarl import URL
+
+from ..queue.models import PromptError
+from .outputs import parse_outputs
+
+log = logging.getLogger("vq.bridge")
+
+TAP_EVENTS = frozenset(
+    {"execution_start", "executing", "progress", "execution_success", "execution_error", "execution_interrupted"}
+)
+TERMINAL_EVENTS = ("execution_success", "execution_error", "execution_interrupted")
+
+
+class ComfyUnavailable(RuntimeError):
+    """ComfyUI could not take the prompt for a reason that is not the prompt's fault."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    comfyui_version: str
+    submit: str  # "post_prompt_handler" | "validate_and_put"
+    validate: str  # how execution.validate_prompt is called
+    queue_item_arity: int  # 5 before 0.3.68, 6 after (fallback path only)
+    cancel: str  # "interrupt_if_running" | "mutex_check_then_interrupt"
+    queue_read: str  # "get_current_queue_volatile" | "get_current_queue"
+    data_dir: str  # "system_user_directory" | "user_directory"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    accepted: bool
+    error: PromptError | None = None
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    running: frozenset[str]
+    pending: frozenset[str]
+
+    def __contains__(self, comfy_prompt_id: object) -> bool:
+        return comfy_prompt_id in self.running or comfy_prompt_id in self.pending
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How ComfyUI's history says a prompt ended."""
+
+    status: str  # "succeeded" | "failed" | "interrupted"
+    error: PromptError | None
+    outputs: list[dict[str, Any]]
+
+
+TapListener = Callable[[str, str, dict[str, Any]], None]  # (event, comfy prompt id, payload) on the loop
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+class ComfyBridge:
+    def __init__(
+        self,
+        *,
+        server: Any,
+        execution: ModuleType,
+        folder_paths: ModuleType,
+        nodes: ModuleType,
+        version: str,
+        client_id: str,
+    ) -> None:
+        self.server = server
+        self._execution = execution
+        self._folder_paths = folder_paths
+        self._nodes = nodes
+        self.client_id = client_id
+        self._post_prompt = _find_route(server.routes, "POST", "/prompt")
+        self._validate_params = len(inspect.signature(execution.validate_prompt).parameters)
+        queue = server.prompt_queue
+        self.capabilities = Capabilities(
+            comfyui_version=version,
+            submit="post_prompt_handler" if self._post_prompt else "validate_and_put",
+            validate=("async" if inspect.iscoroutinefunction(execution.validate_prompt) else "sync")
+            + f"/{self._validate_params}-args",
+            queue_item_arity=6 if version_tuple(version) >= (0, 3, 68) else 5,
+            cancel="interrupt_if_running" if hasattr(queue, "interrupt_if_running") else "mutex_check_then_interrupt",
+            queue_read="get_current_queue_volatile"
+            if hasattr(queue, "get_current_queue_volatile")
+            else "get_current_queue",
+            data_dir="system_user_directory"
+            if hasattr(folder_paths, "get_system_user_directory")
+            else "user_directory",
+        )
+        self._watched: Collection[str] = frozenset()
+        self._listener: TapListener | None = None
+
+    @classmethod
+    def from_comfyui(cls, client_id: str) -> ComfyBridge:
+        """Bind to the running ComfyUI (import-time of the plugin, inside ComfyUI)."""
+        server = importlib.import_module("server")
+        try:
+            version = importlib.import_module("comfyui_version").__version__
+        except ImportError:  # very old builds have no version file
+            version = "0.0.0"
+        return cls(
+            server=server.PromptServer.instance,
+            execution=importlib.import_module("execution"),
+            folder_paths=importlib.import_module("folder_paths"),
+            nodes=importlib.import_module("nodes"),
+            version=str(version),
+            client_id=client_id,
+        )
+
+    # --- places ----------------------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self.server.loop
+
+    @property
+    def routes(self) -> web.RouteTableDef:
+        return self.server.routes
+
+    def on_startup(self, callback: Callable[[web.Application], Any]) -> None:
+        self.server.app.on_startup.append(callback)
+
+    def data_dir(self) -> str:
+        """Where vq keeps its database: ComfyUI's hidden system-user directory
+        (never served over HTTP); older versions get the same name by hand."""
+        fp = self._folder_paths
+        if hasattr(fp, "get_system_user_directory"):
+            return fp.get_system_user_directory("video_queue")
+        return os.path.join(fp.get_user_directory(), "__video_queue")
+
+    def input_dir(self) -> str:
+        return self._folder_paths.get_input_directory()
+
+    def output_dir(self) -> str:
+        return self._folder_paths.get_output_directory()
+
+    def directory_for_type(self, type_: str) -> str | None:
+        return self._folder_paths.get_directory_by_type(type_)
+
+    # --- submit ----------------------------------------------------------------------
+
+    async def submit(self, graph: dict[str, Any], *, comfy_prompt_id: str, extra_data: dict[str, Any]) -> SubmitResult:
+        """Queue one graph in ComfyUI under ``comfy_prompt_id``. A prompt ComfyUI refuses
+        comes back as ``accepted=False`` with ComfyUI's own error text. Must run on the loop."""
+        body = {"prompt": graph, "prompt_id": comfy_prompt_id, "client_id": self.client_id, "extra_data": extra_data}
+        if self._post_prompt is not None:
+            status, answer = await self._submit_via_handler(body)
+        else:
+            status, answer = await self._submit_via_queue(body)
+        if status == 200 and not answer.get("node_errors"):
+            return SubmitResult(True)
+        if status == 200:
+            # Some outputs validated and were queued, others were dropped silently: vq runs
+            # whole graphs or nothing, so take it back out.
+            self.delete_pending(comfy_prompt_id) or self.interrupt(comfy_prompt_id)
+        if status in (200, 400):
+            return SubmitResult(False, validation_error(answer))
+        raise ComfyUnavailable(f"ComfyUI answered POST /prompt with HTTP {status}: {str(answer)[:300]}")
+
+    async def _submit_via_handler(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = await self._post_prompt(_InProcessRequest(body, self.server.app))
+        raw = response.body if isinstance(response.body, (bytes, bytearray)) else b"{}"
+        try:
+            answer = json.loads(raw or b"{}")
+        except ValueError:
+            answer = {"error": {"type": "unparseable", "message": raw[:300].decode(errors="replace")}}
+        return response.status, answer if isinstance(answer, dict) else {}
+
+    async def _submit_via_queue(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Strategy B: what POST /prompt does, shaped for this version's queue items."""
+        body = self.server.trigger_on_prompt(body)
+        number = self.server.number
+        self.server.number += 1
+        prompt_id = body["prompt_id"]
+        valid = await self._validate(prompt_id, body["prompt"])
+        if not valid[0]:
+            return 400, {"error": valid[1], "node_errors": valid[3]}
+        extra_data = dict(body.get("extra_data") or {})
+        extra_data["client_id"] = body["client_id"]
+        sensitive = {
+            key: extra_data.pop(key)
+            for key in getattr(self._execution, "SENSITIVE_EXTRA_DATA_KEYS", ())
+            if key in extra_data
+        }
+        extra_data["create_time"] = int(time.time() * 1000)
+        item: tuple[Any, ...] = (number, prompt_id, body["prompt"], extra_data, valid[2])
+        if self.capabilities.queue_item_arity == 6:
+            item += (sensitive,)
+        self.server.prompt_queue.put(item)
+        return 200, {"prompt_id": prompt_id, "number": number, "node_errors": valid[3]}
+
+    async def _validate(self, prompt_id: str, graph: dict[str, Any]) -> tuple[Any, ...]:
+        validate = self._execution.validate_prompt
+        args: tuple[Any, ...] = {1: (graph,), 2: (prompt_id, graph)}.get(self._validate_params, (prompt_id, graph, None))
+        result = validate(*args)
+        return await result if inspect.isawaitable(result) else result
+
+    # --- observe ---------------------------------------------------------------------
+
+    def snapshot(self) -> QueueSnapshot:
+        queue = self.server.prompt_queue
+        read = getattr(queue, "get_current_queue_volatile", None) or queue.get_current_queue
+        running, pending = read()
+        return QueueSnapshot(frozenset(item[1] for item in running), frozenset(item[1] for item in pending))
+
+    def outcome(self, comfy_prompt_id: str) -> Outcome | None:
+        """The prompt's ending from history, or None if history does not have it."""
+        entry = self.server.prompt_queue.get_history(prompt_id=comfy_prompt_id).get(comfy_prompt_id)
+        if entry is None:
+            return None
+        status = entry.get("status") or {}
+        messages = status.get("messages") or []
+        terminal = next((m for m in reversed(messages) if m and m[0] in TERMINAL_EVENTS), None)
+        outputs = parse_outputs(entry.get("outputs") or {}, entry.get("meta"), self.directory_for_type)
+        if terminal is not None:
+            event, data = terminal[0], terminal[1] if len(terminal) > 1 else {}
+            if event == "execution_success":
+                return Outcome("succeeded", None, outputs)
+            if event == "execution_interrupted":
+                return Outcome("interrupted", None, outputs)
+            return Outcome("failed", execution_error(data), outputs)
+        # No terminal message (older histories): fall back to status_str.
+        if status.get("status_str") == "success" or not status:
+            return Outcome("succeeded", None, outputs)
+        return Outcome("failed", PromptError("execution_error", "ComfyUI reported an error without details"), outputs)
+
+    # --- cancel ----------------------------------------------------------------------
+
+    def delete_pending(self, comfy_prompt_id: str) -> bool:
+        """Remove a not-yet-started prompt from ComfyUI's queue; False if it is not there."""
+        return bool(self.server.prompt_queue.delete_queue_item(lambda item: item[1] == comfy_prompt_id))
+
+    def interrupt(self, comfy_prompt_id: str) -> bool:
+        """Interrupt exactly this prompt if it is the one running; False otherwise."""
+        queue = self.server.prompt_queue
+        if hasattr(queue, "interrupt_if_running"):
+            return bool(queue.interrupt_if_running(comfy_prompt_id))
+        with queue.mutex:  # the lock get()/task_done() take, so "running" cannot change under us
+            running = any(item[1] == comfy_prompt_id for item in queue.currently_running.values())
+            if running:
+                self._nodes.interrupt_processing(True)
+        return running
+
+    # --- events ----------------------------------------------------------------------
+
+    def watch(self, comfy_prompt_ids: Collection[str]) -> None:
+        """The ComfyUI prompt ids whose events the tap forwards (replaced, not merged)."""
+        self._watched = frozenset(comfy_prompt_ids)
+
+    def install_tap(self, listener: TapListener) -> None:
+        """Chain a wrapper onto send_sync, once per server (re-installs swap the listener)."""
+        self._listener = listener
+        server = self.server
+        current = server.send_sync
+        if getattr(current, "_vq_bridge", None) is not None:
+            current._vq_bridge = self
+            return
+        original = current
+
+        def send_sync(event: Any, data: Any, sid: Any = None) -> Any:
+            try:
+                send_sync._vq_bridge._on_event(event, data)
+            except Exception:  # never raise into ComfyUI's executor thread
+                log.exception("vq event tap failed")
+            return original(event, data, sid)
+
+        send_sync._vq_bridge = self  # type: ignore[attr-defined]
+        send_sync.__wrapped__ = original  # type: ignore[attr-defined]
+        server.send_sync = send_sync
+
+    def _on_event(self, event: Any, data: Any) -> None:
+        # Runs on ComfyUI's executor thread: O(1), copy what we need, hop to the loop.
+        if not isinstance(event, str) or event not in TAP_EVENTS or not isinstance(data, dict):
+            return
+        comfy_prompt_id = data.get("prompt_id")
+        if comfy_prompt_id not in self._watched or self._listener is None:
+            return
+        payload = {k: data.get(k) for k in ("node", "value", "max", "node_id", "exception_message") if k in data}
+        self.loop.call_soon_threadsafe(self._listener, event, comfy_prompt_id, payload)
+
+    def broadcast(self, event: str, data: dict[str, Any]) -> None:
+        """Send a vq event to every connected browser (safe from any thread)."""
+        self.server.send_sync(event, data)
+
+
+def _find_route(routes: Any, method: str, path: str) -> Callable[..., Any] | None:
+    for route in routes:
+        if isinstance(route, web.RouteDef) and route.method == method and route.path == path:
+            return route.handler
+    return None
+
+
+class _InProcessRequest:
+    """The part of aiohttp's Request that ComfyUI's POST /prompt handler reads."""
+
+    method = "POST"
+    path = "/prompt"
+    content_type = "application/json"
+    remote = "127.0.0.1"
+    can_read_body = True
+
+    def __init__(self, body: dict[str, Any], app: web.Application) -> None:
+        self._body = body
+        self.app = app
+        self.headers: CIMultiDict[str] = CIMultiDict({"Content-Type": "application/json"})
+        self.rel_url = URL("/prompt")
+        self.url = URL("http://127.0.0.1/prompt")
+        self.query: MultiDict[str] = MultiDict()
+        self.match_info: dict[str, str] = {}
+
+    async def json(self) -> dict[str, Any]:
+        return self._body
+
+    async def text(self) -> str:
+        return json.dumps(self._body)
+
+    async def read(self) -> bytes:
+        return json.dumps(self._body).encode()
+
+
+def validation_error(answer: dict[str, Any]) -> PromptError:
+    """ComfyUI's POST /prompt refusal as one readable error, node errors included."""
+    error = answer.get("error") or {}
+    if isinstance(error, str):
+        error = {"type": "invalid_prompt", "message": error}
+    node_errors = answer.get("node_errors") or {}
+    lines = []
+    first_node: tuple[str, str | None] | None = None
+    for node_id, entry in node_errors.items():
+        class_type = entry.get("class_type")
+        first_node = first_node or (str(node_id), class_type)
+        for e in entry.get("errors") or []:
+            detail = f": {e['details']}" if e.get("details") else ""
+            lines.append(f"node {node_id} ({class_type}): {e.get('message', e.get('type'))}{detail}")
+    head = str(error.get("message") or "ComfyUI refused the prompt")
+    if error.get("details"):
+        head += f" ({error['details']})"
+    message = head + ("\n" + "\n".join(lines) if lines else "")
+    return PromptError(
+        type=str(error.get("type") or "invalid_prompt"),
+        message=message,
+        node_id=first_node[0] if first_node else None,
+        node_type=first_node[1] if first_node else None,
+        details={"node_errors": node_errors, "error": error},
+    )
+
+
+def execution_error(data: dict[str, Any]) -> PromptError:
+    exc_type = data.get("exception_type") or "execution_error"
+    message = data.get("exception_message") or "ComfyUI reported an execution error"
+    return PromptError(
+        type=str(exc_type),
+        message=str(message).strip(),
+        node_id=str(data["node_id"]) if data.get("node_id") is not None else None,
+        node_type=data.get("node_type"),
+        traceback=[str(line) for line in data.get("traceback") or []],
+    )

@@ -1,0 +1,60 @@
+"""vq settings: defaults, overridden by an optional ``vq.yaml`` in the data dir, then by
+``VQ_*`` environment variables (the last word, for one-off runs)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_in_flight: int = Field(2, ge=1, le=16, description="vq prompts kept in ComfyUI's queue at once")
+    max_attempts: int = Field(2, ge=1, le=10, description="interruptions (restarts, lost prompts) tolerated")
+    prompt_timeout_seconds: float = Field(0, ge=0, description="interrupt and fail a prompt running longer; 0 = off")
+    poll_seconds: float = Field(1.0, gt=0, le=60, description="reconcile interval while work is in flight")
+    idle_poll_seconds: float = Field(5.0, gt=0, le=600, description="reconcile interval with nothing in flight")
+    lost_grace_seconds: float = Field(2.0, ge=0, description="how long a prompt may be missing before it is lost")
+    reinterrupt_seconds: float = Field(3.0, gt=0, description="repeat a cancel's interrupt after this long")
+    owner_id: str = Field(default_factory=socket.gethostname, description="who claims prompts (multi-host)")
+    allowed_roots: list[str] = Field(default_factory=list, description="extra folders vq may read inputs from")
+    stage_on_submit: bool = True
+
+
+ENV_PREFIX = "VQ_"
+CONFIG_FILE = "vq.yaml"
+
+
+def load_settings(data_dir: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from ``<data_dir>/vq.yaml`` and the environment; a bad value raises
+    ConfigError naming the file or variable and the field."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    path = data_dir / CONFIG_FILE
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of setting: value")
+        values.update(loaded)
+    for name in Settings.model_fields:
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = [p for p in raw.split(os.pathsep) if p] if name == "allowed_roots" else raw
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid vq settings (from {path} or VQ_* variables): {problems}") from exc

@@ -1,0 +1,104 @@
+"""Wiring: config -> store -> services -> dispatcher -> routes. The only place that
+builds vq's objects; ``install()`` is what ComfyUI's import of the package runs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import __version__, routes
+from .comfy.bridge import ComfyBridge
+from .config import Settings, load_settings
+from .queue.database import Database
+from .queue.dispatcher import Dispatcher
+from .queue.events import EventPublisher
+from .queue.progress import LiveProgress, WorkerState
+from .queue.reader import QueueReader
+from .queue.service import JobService
+from .queue.store import SqliteQueueStore
+
+log = logging.getLogger("vq")
+DB_FILE = "vq.sqlite3"
+GUARD_ATTRIBUTE = "_vq_plugin"  # on PromptServer.instance: install once per server
+
+
+@dataclass
+class Plugin:
+    bridge: ComfyBridge
+    settings: Settings
+    data_dir: Path
+    store: SqliteQueueStore
+    db: Database
+    reader: QueueReader
+    dispatcher: Dispatcher
+    jobs: JobService
+    api: routes.Api
+
+    async def on_startup(self, _app: web.Application) -> None:
+        await self.dispatcher.start()
+        log.info("vq: dispatcher started (%s)", self.bridge.capabilities.submit)
+
+
+def build(bridge: ComfyBridge, settings: Settings, data_dir: Path) -> Plugin:
+    store = SqliteQueueStore(data_dir / DB_FILE)
+    db = Database()
+    live, worker = LiveProgress(), WorkerState()
+    reader = QueueReader(store, db, live, worker, settings.max_in_flight)
+    events = EventPublisher(bridge.broadcast, reader, live)
+    dispatcher = Dispatcher(store=store, db=db, bridge=bridge, events=events, live=live, worker=worker,
+                            settings=settings)
+    jobs = JobService(store=store, db=db, reader=reader, dispatcher=dispatcher, events=events, settings=settings)
+
+    async def health() -> dict[str, Any]:
+        return await describe_health(bridge, settings, data_dir, store, reader)
+
+    return Plugin(bridge, settings, data_dir, store, db, reader, dispatcher, jobs, routes.Api(jobs, reader, health))
+
+
+async def describe_health(
+    bridge: ComfyBridge, settings: Settings, data_dir: Path, store: SqliteQueueStore, reader: QueueReader
+) -> dict[str, Any]:
+    worker = reader.worker
+    return {
+        "ok": worker.running and worker.error is None,
+        "vq_version": __version__,
+        "comfyui_version": bridge.capabilities.comfyui_version,
+        "strategies": bridge.capabilities.to_dict(),
+        "queue": await reader.queue_state(),
+        "data_dir": str(data_dir),
+        "db": {
+            "path": str(store.path),
+            "schema_version": store.schema_version,
+            "sqlite_version": store.sqlite_version,
+        },
+        "settings": settings.model_dump(
+            include={"max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit"}
+        ),
+    }
+
+
+def install() -> Plugin | None:
+    """Load vq into the running ComfyUI. Idempotent; never raises into ComfyUI."""
+    try:
+        bridge = ComfyBridge.from_comfyui(client_id=f"vq-{uuid.uuid4().hex}")
+        existing = getattr(bridge.server, GUARD_ATTRIBUTE, None)
+        if existing is not None:
+            return existing
+        data_dir = Path(os.environ.get("VQ_DATA_DIR") or bridge.data_dir())
+        plugin = build(bridge, load_settings(data_dir), data_dir)
+        routes.register(bridge.routes, plugin.api)
+        bridge.on_startup(plugin.on_startup)
+        setattr(bridge.server, GUARD_ATTRIBUTE, plugin)
+        caps = bridge.capabilities
+        log.info("vq: Video Queue %s loaded on ComfyUI %s (queue in %s; submit: %s, cancel: %s)",
+                 __version__, caps.comfyui_version, plugin.store.path, caps.submit, caps.cancel)
+        return plugin
+    except Exception as exc:
+        log.exception("vq: Video Queue failed to load (%s); ComfyUI continues without it", exc)
+        return None

@@ -1,0 +1,365 @@
+"""Feeds ComfyUI from the durable queue and brings its results back (DESIGN §4).
+
+One asyncio task on ComfyUI's loop runs ``tick()`` whenever it is nudged (a tap event, a
+submit, a resume) or the poll interval passes. A tick:
+1. reconciles every prompt vq has in ComfyUI: queue first, then history (the truth);
+2. enforces timeouts and repeats cancels' interrupts that ComfyUI may have lost;
+3. unless paused, tops ComfyUI's queue up to ``max_in_flight`` vq prompts.
+All state writes go through the store's guarded transitions, so a late event or a
+second worker can never double-finish a prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any
+
+from ..comfy.bridge import ComfyBridge, ComfyUnavailable, Outcome
+from ..config import Settings
+from .database import Database
+from .events import EventPublisher
+from .models import IN_COMFY, PromptError, PromptStatus
+from .progress import LiveProgress, WorkerState
+from .records import PromptRecord, Transition
+from .store import SqliteQueueStore
+
+log = logging.getLogger("vq.dispatcher")
+P = PromptStatus
+
+PAUSED_SETTING = "paused"
+UNAVAILABLE_BACKOFF_SECONDS = 5.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: SqliteQueueStore,
+        db: Database,
+        bridge: ComfyBridge,
+        events: EventPublisher,
+        live: LiveProgress,
+        worker: WorkerState,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.db, self.bridge, self.events = store, db, bridge, events
+        self.live, self.worker, self.settings, self.clock = live, worker, settings, clock
+        self._nudge = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._tracked: dict[str, PromptRecord] = {}  # comfy prompt id -> vq prompt in ComfyUI
+        self._missing_since: dict[int, float] = {}
+        self._interrupted_at: dict[int, float] = {}
+        self._blocked_until = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover from the previous run, then run the loop as a background task."""
+        self.worker.paused = bool(await self.db.run(self.store.get_setting, PAUSED_SETTING, False))
+        await self.recover()
+        self.bridge.install_tap(self._on_comfy_event)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="vq-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._nudge.set()
+        if self._task is not None:
+            with suppress(asyncio.CancelledError):
+                await self._task
+
+    def nudge(self) -> None:
+        self._nudge.set()
+
+    async def _run(self) -> None:
+        self.worker.running = True
+        try:
+            while not self._stopping:
+                try:
+                    await self.tick()
+                except Exception as exc:  # one bad tick must not stop the queue
+                    log.exception("vq: dispatcher tick failed")
+                    self.worker.error = f"{type(exc).__name__}: {exc}"
+                else:
+                    self.worker.error = None
+                await self._sleep()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self.worker.error = f"dispatcher stopped: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.worker.running = False
+
+    async def _sleep(self) -> None:
+        timeout = self.settings.poll_seconds if self._tracked else self.settings.idle_poll_seconds
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._nudge.wait(), timeout)
+        self._nudge.clear()
+
+    async def run_until_idle(self, timeout: float = 10.0) -> None:
+        """Tick until nothing is pending or in flight (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await self.tick()
+            totals = await self.db.run(self.store.prompt_totals)
+            busy = sum(n for s, n in totals.items() if s in IN_COMFY)
+            if not busy and (self.worker.paused or not totals.get(P.PENDING)):
+                await self.events.drain()
+                return
+            await asyncio.sleep(0.005)
+        raise TimeoutError(f"queue not idle after {timeout}s: {await self.db.run(self.store.prompt_totals)}")
+
+    # --- the tick ----------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        now = self.clock()
+        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
+        await self._reconcile(in_comfy, now)
+        if not self.worker.paused and now >= self._blocked_until:
+            await self._fill(now)
+        self.worker.in_flight = len(self._tracked)
+        self.bridge.watch(self._tracked.keys())
+
+    async def _reconcile(self, in_comfy: list[PromptRecord], now: float) -> None:
+        self._tracked = {p.comfy_prompt_id: p for p in in_comfy if p.comfy_prompt_id}
+        if not in_comfy:
+            return
+        snapshot = self.bridge.snapshot()  # queue first, then history: never a false "missing"
+        for prompt in in_comfy:
+            cpid = prompt.comfy_prompt_id or ""
+            if cpid in snapshot.running:
+                self._missing_since.pop(prompt.id, None)
+                await self._while_running(prompt, now)
+            elif cpid in snapshot.pending:
+                self._missing_since.pop(prompt.id, None)
+                if prompt.status is P.CANCELING and self.bridge.delete_pending(cpid):
+                    await self._apply(prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
+            else:
+                outcome = self.bridge.outcome(cpid)
+                if outcome is not None:
+                    self._missing_since.pop(prompt.id, None)
+                    await self._finish(prompt, outcome, now)
+                elif now - self._missing_since.setdefault(prompt.id, now) >= self.settings.lost_grace_seconds:
+                    await self._lost(prompt, now, "it vanished from ComfyUI's queue and history")
+
+    async def _while_running(self, prompt: PromptRecord, now: float) -> None:
+        if prompt.status is P.QUEUED:
+            t = await self._apply(prompt, P.RUNNING, now, "started", "ComfyUI started it")
+            prompt = t.prompt if t else prompt
+        timeout = self.settings.prompt_timeout_seconds
+        if prompt.status is P.RUNNING and timeout and prompt.started_at and now - prompt.started_at > timeout:
+            await self.cancel_in_comfy(prompt, reason="timeout")
+        elif prompt.status is P.CANCELING:
+            sent = self._interrupted_at.get(prompt.id, 0.0)
+            if now - sent >= self.settings.reinterrupt_seconds:
+                # An interrupt set between ComfyUI taking the prompt and starting it is lost.
+                self._interrupted_at[prompt.id] = now
+                self.bridge.interrupt(prompt.comfy_prompt_id or "")
+
+    async def _finish(self, prompt: PromptRecord, outcome: Outcome, now: float) -> None:
+        timed_out = prompt.cancel_reason == "timeout"
+        if outcome.status == "succeeded":
+            count = len(outcome.outputs)
+            await self._apply(prompt, P.SUCCEEDED, now, "succeeded", f"succeeded with {count} output file(s)",
+                              outputs=outcome.outputs)
+        elif outcome.status == "failed" and not timed_out:
+            error = outcome.error or PromptError("execution_error", "ComfyUI reported an error")
+            where = f" in node {error.node_id} ({error.node_type})" if error.node_id else ""
+            await self._apply(prompt, P.FAILED, now, "failed", f"failed{where}: {error.message}",
+                              error=error, outputs=outcome.outputs, level="error")
+        elif timed_out:
+            limit = self.settings.prompt_timeout_seconds
+            error = PromptError("timeout", f"ran longer than the {limit:g} s prompt timeout and was interrupted")
+            await self._apply(prompt, P.FAILED, now, "timeout", error.message, error=error, level="error")
+        elif prompt.status is P.CANCELING:
+            await self._apply(prompt, P.CANCELED, now, "canceled", "interrupted as asked")
+        else:
+            error = PromptError("interrupted", "interrupted in ComfyUI from outside vq (e.g. its Cancel button)")
+            await self._apply(prompt, P.CANCELED, now, "canceled", error.message, error=error, level="warning")
+
+    async def _lost(self, prompt: PromptRecord, now: float, why: str) -> None:
+        """ComfyUI no longer knows the prompt: back to pending while attempts remain."""
+        if prompt.status is P.CANCELING:
+            await self._apply(prompt, P.CANCELED, now, "canceled", f"canceled; {why}")
+            return
+        error = PromptError("interrupted", f"attempt {prompt.attempt} was interrupted: {why}")
+        t = await self._apply(prompt, P.INTERRUPTED, now, "interrupted", error.message, error=error, level="warning")
+        if t is None:
+            return
+        if prompt.attempt < prompt.max_attempts:
+            requeued = await self.db.run(self.store.requeue, prompt.id, now, budget=0)
+            if requeued:
+                await self._record(requeued, "requeued", f"back to pending for attempt {prompt.attempt + 1}", now)
+        else:
+            final = PromptError(
+                "interrupted_repeatedly",
+                f"interrupted repeatedly ({prompt.attempt} of {prompt.max_attempts} attempts); last: {why}. "
+                "If it crashes ComfyUI, check its inputs; retry it when fixed.",
+            )
+            await self._apply(t.prompt, P.FAILED, now, "failed", final.message, error=final, level="error")
+
+    async def recover(self) -> None:
+        """At start-up ComfyUI's queue is empty: whatever vq had there is lost."""
+        now = self.clock()
+        for prompt in await self.db.run(self.store.prompts_in, IN_COMFY):
+            await self._lost(prompt, now, f"ComfyUI restarted while it was {prompt.status.value}")
+
+    async def _fill(self, now: float) -> None:
+        while len(self._tracked) < self.settings.max_in_flight:
+            prompt = await self.db.run(
+                self.store.claim_next, owner=self.settings.owner_id, now=now, lease_seconds=24 * 3600
+            )
+            if prompt is None:
+                return
+            if not await self._submit(prompt, now):
+                return
+
+    async def _submit(self, prompt: PromptRecord, now: float) -> bool:
+        """Hand one claimed prompt to ComfyUI; False when ComfyUI cannot take work now."""
+        cpid = prompt.comfy_prompt_id or ""
+        self._tracked[cpid] = prompt
+        self.bridge.watch(self._tracked.keys())
+        graph = await self.db.run(self.store.get_graph, prompt.id)
+        extra = {"vq": {"job_id": prompt.job_id, "prompt_id": prompt.id, "attempt": prompt.attempt}}
+        try:
+            result = await self.bridge.submit(graph or {}, comfy_prompt_id=cpid, extra_data=extra)
+        except ComfyUnavailable as exc:
+            return await self._put_back(prompt, now, str(exc))
+        except Exception as exc:
+            log.exception("vq: submitting prompt %s failed", prompt.id)
+            error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
+            self._tracked.pop(cpid, None)
+            await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
+            return True
+        if not result.accepted:
+            self._tracked.pop(cpid, None)
+            error = result.error or PromptError("invalid_prompt", "ComfyUI refused the prompt")
+            await self._apply(prompt, P.FAILED, now, "invalid", f"ComfyUI refused it: {error.message}",
+                              error=error, level="error")
+            return True
+        self.events.prompt(prompt)
+        await self._log(prompt, "queued", f"queued in ComfyUI as {cpid} (attempt {prompt.attempt})", now)
+        return True
+
+    async def _put_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
+        self._tracked.pop(prompt.comfy_prompt_id or "", None)
+        self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
+        t = await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now)
+        if t:
+            await self._record(t, "unavailable", f"ComfyUI could not take it, will retry: {why}", now, "warning")
+        return False
+
+    # --- pause and cancel (called by the job service) ----------------------------------
+
+    async def set_paused(self, paused: bool) -> None:
+        await self.db.run(self.store.set_setting, PAUSED_SETTING, paused)
+        self.worker.paused = paused
+        if paused:
+            await self.pull_back_queued()
+        self.events.queue()
+        self.nudge()
+
+    async def pull_back_queued(self) -> int:
+        """Take vq prompts ComfyUI has not started back out of its queue (pause)."""
+        now = self.clock()
+        pulled = 0
+        for prompt in await self.db.run(self.store.prompts_in, [P.QUEUED]):
+            cpid = prompt.comfy_prompt_id or ""
+            if self.bridge.delete_pending(cpid):
+                self._tracked.pop(cpid, None)
+                t = await self.db.run(self.store.pull_back, prompt.id, cpid, now)
+                if t:
+                    pulled += 1
+                    await self._record(t, "paused", "taken back out of ComfyUI's queue (queue paused)", now)
+        self.worker.in_flight = len(self._tracked)
+        return pulled
+
+    async def cancel_in_comfy(self, prompt: PromptRecord, *, reason: str = "user") -> Transition | None:
+        """Cancel a queued or running prompt: delete it if ComfyUI has not started it,
+        else interrupt exactly it and let the reconciler confirm."""
+        now = self.clock()
+        cpid = prompt.comfy_prompt_id or ""
+        if prompt.status is P.QUEUED and reason == "user" and self.bridge.delete_pending(cpid):
+            self._tracked.pop(cpid, None)
+            return await self._apply(prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
+        t = await self._apply(prompt, P.CANCELING, now, "canceling",
+                              "timed out; interrupting it" if reason == "timeout" else "interrupting it",
+                              cancel_reason=reason)
+        if t is not None:
+            self._interrupted_at[prompt.id] = now
+            if not self.bridge.interrupt(cpid) and self.bridge.delete_pending(cpid):
+                # it had not started after all: nothing to interrupt
+                return await self._apply(t.prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
+            self.nudge()
+        return t
+
+    # --- events from ComfyUI (on the loop, via the bridge's tap) -------------------------
+
+    def _on_comfy_event(self, event: str, comfy_prompt_id: str, payload: dict[str, Any]) -> None:
+        prompt = self._tracked.get(comfy_prompt_id)
+        if prompt is None:
+            return
+        if event == "progress":
+            self.live.update(prompt.id, prompt.job_id, value=payload.get("value", 0), max=payload.get("max", 0),
+                             node=payload.get("node"))
+            self.events.prompt(prompt)
+        elif event == "executing":
+            self.live.update(prompt.id, prompt.job_id, node=payload.get("node"))
+        else:  # started or ended: reconcile now rather than at the next poll
+            self.nudge()
+
+    # --- helpers -----------------------------------------------------------------------
+
+    async def _apply(
+        self,
+        prompt: PromptRecord,
+        to: PromptStatus,
+        now: float,
+        event: str,
+        message: str,
+        *,
+        error: PromptError | None = None,
+        outputs: list[dict[str, Any]] | None = None,
+        cancel_reason: str | None = None,
+        level: str = "info",
+    ) -> Transition | None:
+        t = await self.db.run(
+            self.store.transition, prompt.id, to, now, comfy_prompt_id=prompt.comfy_prompt_id,
+            error=error, outputs=outputs, cancel_reason=cancel_reason,
+        )
+        if t is None:
+            log.debug("vq: prompt %s: %s -> %s did not apply", prompt.id, prompt.status, to)
+            return None
+        await self._record(t, event, message, now, level)
+        return t
+
+    async def _record(self, t: Transition, event: str, message: str, now: float, level: str = "info") -> None:
+        prompt = t.prompt
+        if prompt.status in IN_COMFY and prompt.comfy_prompt_id:
+            self._tracked[prompt.comfy_prompt_id] = prompt
+        else:
+            self._tracked.pop(prompt.comfy_prompt_id or "", None)
+            self._missing_since.pop(prompt.id, None)
+            self._interrupted_at.pop(prompt.id, None)
+            self.live.drop(prompt.id)
+        await self._log(prompt, event, message, now, level)
+        if t.job_changed:
+            await self.db.run(
+                self.store.log, prompt.job_id, "job", f"job is now {t.job_after.value}", now
+            )
+            log.info("vq: job %s is now %s", prompt.job_id, t.job_after.value)
+        self.events.prompt(prompt)
+        self.nudge()
+
+    async def _log(self, prompt: PromptRecord, event: str, message: str, now: float, level: str = "info") -> None:
+        text = f"prompt #{prompt.index} {message}"
+        getattr(log, "warning" if level == "warning" else "error" if level == "error" else "debug")(
+            "vq: job %s %s", prompt.job_id, text
+        )
+        await self.db.run(self.store.log, prompt.job_id, event, text, now, level=level, prompt_id=prompt.id)

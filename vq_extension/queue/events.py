@@ -1,0 +1,61 @@
+"""Websocket events for the sidebar: ``vq.job``, ``vq.prompt``, ``vq.queue``.
+
+Job and queue events are coalesced: many changes in one loop iteration send one event
+per job, so a 1,000-prompt cancel does not flood every browser."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from .progress import LiveProgress
+from .reader import QueueReader
+from .records import PromptRecord
+from .views import prompt_brief
+
+log = logging.getLogger("vq.events")
+
+Broadcast = Callable[[str, dict[str, Any]], None]
+
+
+class EventPublisher:
+    def __init__(self, broadcast: Broadcast, reader: QueueReader, live: LiveProgress) -> None:
+        self._broadcast = broadcast
+        self._reader = reader
+        self._live = live
+        self._dirty_jobs: set[int] = set()
+        self._queue_dirty = False
+        self._flush_task: asyncio.Task[None] | None = None
+
+    def prompt(self, prompt: PromptRecord) -> None:
+        self._broadcast("vq.prompt", {"prompt": prompt_brief(prompt, self._live)})
+        self.job(prompt.job_id)
+
+    def job(self, job_id: int) -> None:
+        self._dirty_jobs.add(job_id)
+        self.queue()
+
+    def queue(self) -> None:
+        self._queue_dirty = True
+        if self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # let the rest of this loop iteration's changes pile up
+        try:
+            while self._dirty_jobs or self._queue_dirty:
+                jobs, self._dirty_jobs = sorted(self._dirty_jobs), set()
+                queue_dirty, self._queue_dirty = self._queue_dirty, False
+                for summary in await self._reader.job_summaries(jobs):
+                    self._broadcast("vq.job", {"job": summary})
+                if queue_dirty:
+                    self._broadcast("vq.queue", await self._reader.queue_state())
+        except Exception:  # events are hints; a failure must not take the dispatcher down
+            log.exception("vq: sending queue events failed")
+
+    async def drain(self) -> None:
+        """Wait until pending events are sent (tests, shutdown)."""
+        while self._flush_task is not None and not self._flush_task.done():
+            await self._flush_task

@@ -1,0 +1,104 @@
+"""The store's schema, as an ordered list of migrations (part of the store: only
+``store.py`` runs these). A fresh database runs them all; an existing one runs those
+above its ``PRAGMA user_version``. Never edit a released migration: append one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+V1 = [
+    """
+    CREATE TABLE job (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'canceled')),
+        status_rank   INTEGER NOT NULL,          -- position in the actionable order, for sorting
+        priority      INTEGER NOT NULL DEFAULT 0,
+        workflow      TEXT,
+        mode          TEXT,
+        params_json   TEXT NOT NULL DEFAULT '{}',
+        options_json  TEXT NOT NULL DEFAULT '{}',
+        source_json   TEXT,
+        workspace     TEXT,
+        search_text   TEXT NOT NULL,             -- lower-cased name, workflow and input folder
+        created_at    REAL NOT NULL,
+        started_at    REAL,
+        finished_at   REAL,
+        updated_at    REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX job_actionable ON job (status_rank, created_at DESC)",
+    "CREATE INDEX job_claim_order ON job (status, priority DESC, created_at, id)",
+    "CREATE INDEX job_created ON job (created_at)",
+    """
+    CREATE TABLE prompt (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id           INTEGER NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+        idx              INTEGER NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'queued', 'running', 'canceling',
+                                                         'succeeded', 'failed', 'canceled', 'interrupted')),
+        attempt          INTEGER NOT NULL DEFAULT 0,   -- attempts started so far
+        max_attempts     INTEGER NOT NULL DEFAULT 2,   -- interruptions tolerated before failing
+        seed             INTEGER,
+        input_file       TEXT,
+        staged_name      TEXT,
+        try_index        INTEGER NOT NULL DEFAULT 0,
+        params_json      TEXT,
+        graph_json       TEXT NOT NULL,
+        comfy_prompt_id  TEXT,
+        claim_token      TEXT,
+        owner            TEXT,
+        lease_expires_at REAL,
+        cancel_reason    TEXT,
+        error_json       TEXT,
+        outputs_json     TEXT NOT NULL DEFAULT '[]',
+        created_at       REAL NOT NULL,
+        queued_at        REAL,
+        started_at       REAL,
+        finished_at      REAL,
+        updated_at       REAL NOT NULL,
+        UNIQUE (job_id, idx)
+    )
+    """,
+    "CREATE INDEX prompt_job_status ON prompt (job_id, status, idx)",
+    "CREATE INDEX prompt_status ON prompt (status)",
+    "CREATE UNIQUE INDEX prompt_comfy_id ON prompt (comfy_prompt_id) WHERE comfy_prompt_id IS NOT NULL",
+    """
+    CREATE TABLE attempt (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        prompt_id        INTEGER NOT NULL REFERENCES prompt (id) ON DELETE CASCADE,
+        attempt          INTEGER NOT NULL,
+        comfy_prompt_id  TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        queued_at        REAL NOT NULL,
+        started_at       REAL,
+        finished_at      REAL,
+        error_json       TEXT,
+        UNIQUE (prompt_id, attempt)
+    )
+    """,
+    """
+    CREATE TABLE job_log (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id     INTEGER NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+        prompt_id  INTEGER,
+        at         REAL NOT NULL,
+        level      TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        message    TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX job_log_job ON job_log (job_id, id)",
+    "CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1)]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class SchemaTooNew(RuntimeError):
+    def __init__(self, path: Path, found: int, known: int) -> None:
+        super().__init__(
+            f"the queue database {path} has schema version {found}, but this vq knows only up to "
+            f"{known}: it was written by a newer vq. Update vq, or point VQ_DATA_DIR at another folder."
+        )

@@ -1,0 +1,112 @@
+"""Plain records passed between the store and the services (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import JobStatus, PromptError, PromptStatus
+
+
+@dataclass(frozen=True)
+class NewJob:
+    name: str
+    priority: int = 0
+    workflow: str | None = None
+    mode: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] | None = None
+    workspace: str | None = None
+
+
+@dataclass(frozen=True)
+class NewPrompt:
+    graph: dict[str, Any]
+    max_attempts: int = 2
+    seed: int | None = None
+    input_file: str | None = None  # the user's original path, for display
+    staged_name: str | None = None  # the name the graph uses, relative to ComfyUI's input dir
+    try_index: int = 0
+    params: dict[str, Any] | None = None  # resolved per-prompt params, for display
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    name: str
+    status: JobStatus
+    priority: int
+    workflow: str | None
+    mode: str | None
+    params: dict[str, Any]
+    options: dict[str, Any]
+    source: dict[str, Any] | None
+    workspace: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class PromptRecord:
+    id: int
+    job_id: int
+    index: int
+    status: PromptStatus
+    attempt: int
+    max_attempts: int
+    seed: int | None
+    input_file: str | None
+    staged_name: str | None
+    try_index: int
+    params: dict[str, Any] | None
+    comfy_prompt_id: str | None
+    claim_token: str | None
+    owner: str | None
+    cancel_reason: str | None
+    error: PromptError | None
+    outputs: list[dict[str, Any]]
+    created_at: float
+    queued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    prompt_id: int
+    attempt: int
+    comfy_prompt_id: str
+    status: PromptStatus
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: PromptError | None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    job_id: int
+    prompt_id: int | None
+    at: float
+    level: str
+    event: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A prompt transition that took effect, with its job's status before and after."""
+
+    prompt: PromptRecord
+    previous: PromptStatus
+    job_before: JobStatus
+    job_after: JobStatus
+
+    @property
+    def job_changed(self) -> bool:
+        return self.job_before != self.job_after

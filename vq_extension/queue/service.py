@@ -1,0 +1,211 @@
+"""JobService: what users can do to the queue. No aiohttp here; routes and the CLI's
+offline mode call these methods and turn ``VqError``s into answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..config import Settings
+from .database import Database
+from .dispatcher import Dispatcher
+from .errors import Conflict, CountChanged, InvalidRequest, NotFound
+from .events import EventPublisher
+from .models import RETRYABLE, PromptStatus
+from .reader import QueueReader
+from .records import NewJob, NewPrompt, PromptRecord
+from .store import SqliteQueueStore
+
+P = PromptStatus
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        store: SqliteQueueStore,
+        db: Database,
+        reader: QueueReader,
+        dispatcher: Dispatcher,
+        events: EventPublisher,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.db, self.reader = store, db, reader
+        self.dispatcher, self.events, self.settings, self.clock = dispatcher, events, settings, clock
+
+    # --- submit ------------------------------------------------------------------------
+
+    async def submit_graphs(
+        self, *, name: str | None, graphs: Sequence[dict[str, Any]], priority: int, max_attempts: int | None
+    ) -> dict[str, Any]:
+        """A job of raw API-format graphs, one prompt each."""
+        for index, graph in enumerate(graphs):
+            check_graph(graph, index)
+        attempts = max_attempts or self.settings.max_attempts
+        job = NewJob(name=name or f"{len(graphs)} graph(s)", priority=priority, options={"max_attempts": attempts})
+        prompts = [NewPrompt(graph=graph, max_attempts=attempts, seed=find_seed(graph)) for graph in graphs]
+        return await self._persist(job, prompts)
+
+    async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt]) -> dict[str, Any]:
+        now = self.clock()
+        job_id = await self.db.run(self.store.create_job, job, prompts, now)
+        await self.db.run(self.store.log, job_id, "submitted", f"submitted with {len(prompts)} prompt(s)", now)
+        self.events.job(job_id)
+        self.dispatcher.nudge()
+        return await self.reader.job_detail(job_id)
+
+    # --- cancel ------------------------------------------------------------------------
+
+    async def cancel_job(self, job_id: int) -> dict[str, Any]:
+        prompts = await self._job_prompts(job_id)
+        canceled = canceling = 0
+        for prompt in prompts:
+            result = await self._cancel(prompt)
+            if result is P.CANCELED:
+                canceled += 1
+            elif result is P.CANCELING:
+                canceling += 1
+        if canceled + canceling == 0:
+            raise Conflict(f"job {job_id} has nothing left to cancel", {"job_id": job_id})
+        return {"job": await self.reader.job_summary(job_id), "canceled": canceled, "canceling": canceling}
+
+    async def cancel_prompt(self, prompt_id: int) -> dict[str, Any]:
+        prompt = await self._prompt(prompt_id)
+        if await self._cancel(prompt) is None:
+            raise Conflict(f"prompt {prompt_id} is {prompt.status.value} and cannot be canceled",
+                           {"prompt_id": prompt_id, "status": prompt.status.value})
+        return await self.reader.prompt_detail(prompt_id)
+
+    async def _cancel(self, prompt: PromptRecord) -> PromptStatus | None:
+        if prompt.status is P.PENDING:
+            t = await self.db.run(self.store.transition, prompt.id, P.CANCELED, self.clock())
+            if t is not None:
+                await self.db.run(self.store.log, prompt.job_id, "canceled", f"prompt #{prompt.index} canceled",
+                                  self.clock(), prompt_id=prompt.id)
+                self.events.prompt(t.prompt)
+                return P.CANCELED
+            prompt = await self._prompt(prompt.id)  # claimed meanwhile: cancel it in ComfyUI
+        if prompt.status in (P.QUEUED, P.RUNNING):
+            t = await self.dispatcher.cancel_in_comfy(prompt)
+            return t.prompt.status if t else None
+        return None
+
+    # --- retry -------------------------------------------------------------------------
+
+    async def retry_job(self, job_id: int) -> dict[str, Any]:
+        retried = 0
+        for prompt in await self._job_prompts(job_id):
+            if prompt.status in RETRYABLE and await self._requeue(prompt):
+                retried += 1
+        if not retried:
+            raise Conflict(f"job {job_id} has no failed, canceled or interrupted prompt to retry",
+                           {"job_id": job_id})
+        self.dispatcher.nudge()
+        return {"job": await self.reader.job_summary(job_id), "retried": retried}
+
+    async def retry_prompt(self, prompt_id: int) -> dict[str, Any]:
+        prompt = await self._prompt(prompt_id)
+        if prompt.status not in RETRYABLE or not await self._requeue(prompt):
+            raise Conflict(f"prompt {prompt_id} is {prompt.status.value}; only failed, canceled or "
+                           "interrupted prompts can be retried", {"prompt_id": prompt_id})
+        self.dispatcher.nudge()
+        return await self.reader.prompt_detail(prompt_id)
+
+    async def _requeue(self, prompt: PromptRecord) -> bool:
+        now = self.clock()
+        t = await self.db.run(self.store.requeue, prompt.id, now, budget=self.settings.max_attempts)
+        if t is None:
+            return False
+        await self.db.run(self.store.log, prompt.job_id, "retry",
+                          f"prompt #{prompt.index} retried (was {t.previous.value})", now, prompt_id=prompt.id)
+        self.events.prompt(t.prompt)
+        return True
+
+    # --- order ---------------------------------------------------------------------------
+
+    async def set_priority(self, job_id: int, priority: int) -> dict[str, Any]:
+        if not await self.db.run(self.store.set_priority, job_id, priority, self.clock()):
+            raise NotFound(f"job {job_id} does not exist")
+        await self.db.run(self.store.log, job_id, "priority", f"priority set to {priority}", self.clock())
+        self.events.job(job_id)
+        return await self.reader.job_summary(job_id)
+
+    async def move_to_top(self, job_id: int) -> dict[str, Any]:
+        await self._job_prompts(job_id)  # 404 first
+        highest = await self.db.run(self.store.max_active_priority, job_id)
+        job = await self.reader.job_summary(job_id)
+        if highest is not None and job["priority"] <= highest:
+            return await self.set_priority(job_id, highest + 1)
+        return job
+
+    # --- queue -----------------------------------------------------------------------------
+
+    async def pause(self) -> dict[str, Any]:
+        await self.dispatcher.set_paused(True)
+        return await self.reader.queue_state()
+
+    async def resume(self) -> dict[str, Any]:
+        await self.dispatcher.set_paused(False)
+        return await self.reader.queue_state()
+
+    async def clear(self, *, expected_count: int, include_running: bool) -> dict[str, Any]:
+        """Cancel all waiting work (and running work only when asked), but only if the user
+        saw the same number of prompts we are about to cancel."""
+        statuses = [P.PENDING, P.QUEUED] + ([P.RUNNING] if include_running else [])
+        prompts = await self.db.run(self.store.prompts_in, statuses)
+        if len(prompts) != expected_count:
+            raise CountChanged(
+                f"the queue changed: {len(prompts)} prompt(s) would be canceled, not {expected_count}; "
+                "look again and confirm the new count",
+                {"expected": expected_count, "actual": len(prompts)},
+            )
+        cleared = 0
+        for prompt in prompts:
+            if await self._cancel(prompt) is not None:
+                cleared += 1
+        return {"cleared": cleared}
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _prompt(self, prompt_id: int) -> PromptRecord:
+        prompt = await self.db.run(self.store.get_prompt, prompt_id)
+        if prompt is None:
+            raise NotFound(f"prompt {prompt_id} does not exist")
+        return prompt
+
+    async def _job_prompts(self, job_id: int) -> list[PromptRecord]:
+        prompts = await self.db.run(self.store.job_prompts, job_id)
+        if not prompts:
+            raise NotFound(f"job {job_id} does not exist")
+        return prompts
+
+
+def check_graph(graph: Any, index: int) -> None:
+    """A graph must be API format: {node id: {"class_type": str, "inputs": {...}}}."""
+    where = f"graphs[{index}]"
+    if not isinstance(graph, dict) or not graph:
+        raise InvalidRequest(f"{where}: expected a non-empty API-format graph object "
+                             "(export it with ComfyUI's 'Export (API)')", {"index": index})
+    for node_id, node in graph.items():
+        if not isinstance(node, dict) or not isinstance(node.get("class_type"), str):
+            raise InvalidRequest(
+                f"{where}: node {node_id!r} has no class_type; this looks like a UI-format workflow, "
+                "export it with 'Export (API)' instead", {"index": index, "node": node_id})
+        if not isinstance(node.get("inputs", {}), dict):
+            raise InvalidRequest(f"{where}: node {node_id!r} inputs must be an object", {"index": index})
+
+
+SEED_INPUTS = ("seed", "noise_seed")
+
+
+def find_seed(graph: dict[str, Any]) -> int | None:
+    """The first literal sampler seed in a graph, for display."""
+    for node in graph.values():
+        for name in SEED_INPUTS:
+            value = node.get("inputs", {}).get(name)
+            if isinstance(value, int):
+                return value
+    return None
+

@@ -1,0 +1,114 @@
+"""Records -> the JSON shapes of docs/api.md. Pure functions; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .models import TERMINAL, JobStatus, PromptStatus
+from .progress import LiveProgress
+from .records import AttemptRecord, JobRecord, LogEntry, PromptRecord
+
+P = PromptStatus
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def job_summary(
+    job: JobRecord,
+    counts: Mapping[PromptStatus, int],
+    live: LiveProgress,
+    avg_seconds: float | None,
+    now: float,
+) -> dict[str, Any]:
+    current = live.for_job(job.id)
+    return {
+        "id": job.id,
+        "name": job.name,
+        "workflow": job.workflow,
+        "mode": job.mode,
+        "status": job.status.value,
+        "priority": job.priority,
+        "workspace": job.workspace,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "total": sum(counts.values()),
+        "done": sum(counts.get(s, 0) for s in TERMINAL),
+        "counts": {s.value: n for s, n in counts.items() if n},
+        "current": {"prompt_id": current.prompt_id, **current.to_dict()} if current else None,
+        "eta_seconds": _eta(job, counts, avg_seconds, current, now),
+    }
+
+
+def _eta(job: JobRecord, counts: Mapping[PromptStatus, int], avg: float | None, current: Any, now: float) -> float | None:
+    if avg is None or job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+        return None
+    waiting = sum(counts.get(s, 0) for s in (P.PENDING, P.QUEUED, P.INTERRUPTED))
+    running = counts.get(P.RUNNING, 0) + counts.get(P.CANCELING, 0)
+    eta = avg * waiting
+    if running and current is not None and current.max:
+        eta += avg * max(0.0, 1 - current.value / current.max)
+    elif running:
+        eta += avg / 2
+    return round(eta, 1)
+
+
+def prompt_brief(prompt: PromptRecord, live: LiveProgress) -> dict[str, Any]:
+    """What a vq.prompt event carries."""
+    progress = live.get(prompt.id)
+    return {
+        "id": prompt.id,
+        "job_id": prompt.job_id,
+        "index": prompt.index,
+        "status": prompt.status.value,
+        "attempt": prompt.attempt,
+        "comfy_prompt_id": prompt.comfy_prompt_id,
+        "progress": progress.to_dict() if progress else None,
+        "error": prompt.error.to_dict() if prompt.error else None,
+    }
+
+
+def prompt_detail(prompt: PromptRecord, attempts: Sequence[AttemptRecord], live: LiveProgress) -> dict[str, Any]:
+    return {
+        **prompt_brief(prompt, live),
+        "max_attempts": prompt.max_attempts,
+        "seed": prompt.seed,
+        "input_file": prompt.input_file,
+        "staged_name": prompt.staged_name,
+        "try_index": prompt.try_index,
+        "params": prompt.params,
+        "outputs": prompt.outputs,
+        "created_at": iso(prompt.created_at),
+        "queued_at": iso(prompt.queued_at),
+        "started_at": iso(prompt.started_at),
+        "finished_at": iso(prompt.finished_at),
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "comfy_prompt_id": a.comfy_prompt_id,
+                "status": a.status.value,
+                "queued_at": iso(a.queued_at),
+                "started_at": iso(a.started_at),
+                "finished_at": iso(a.finished_at),
+                "error": a.error.to_dict() if a.error else None,
+            }
+            for a in attempts
+        ],
+    }
+
+
+def log_entry(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": iso(entry.at),
+        "level": entry.level,
+        "event": entry.event,
+        "message": entry.message,
+        "prompt_id": entry.prompt_id,
+    }

@@ -1,0 +1,215 @@
+"""aiohttp handlers: parse the request, call a service, answer JSON. Nothing else.
+
+Every handler is wrapped by ``_handler``, which validates the query/body with pydantic
+and maps errors to the ``{"error": {code, message, details}}`` envelope (DESIGN §7).
+Routes go on ComfyUI's own route table at import time, so ComfyUI serves each twice:
+``/vq/v1/...`` and ``/api/vq/v1/...``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from . import schemas
+from .queue.errors import InvalidRequest, VqError
+from .queue.reader import QueueReader
+from .queue.service import JobService
+
+log = logging.getLogger("vq.routes")
+PREFIX = "/vq/v1"
+
+# Browsers send these cross-site without a CORS preflight; a body-less POST must refuse them.
+SIMPLE_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    status: int = 200
+
+
+class Api:
+    """The handlers, bound to the services they call."""
+
+    def __init__(self, jobs: JobService, reader: QueueReader, health: Callable[[], Awaitable[dict[str, Any]]]):
+        self.jobs, self.reader, self.health = jobs, reader, health
+
+
+Handler = Callable[..., Awaitable[Any]]
+SPECS: list[tuple[RouteSpec, Handler]] = []
+
+
+def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
+          query: type[BaseModel] | None = None, status: int = 200) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status), fn))
+        return fn
+
+    return register
+
+
+def register(routes: web.RouteTableDef, api: Api) -> None:
+    """Put every vq route on ``routes`` (ComfyUI's PromptServer.routes inside ComfyUI)."""
+    for spec, fn in SPECS:
+        routes.route(spec.method, spec.path)(_handler(spec, fn, api))
+
+
+def _handler(spec: RouteSpec, fn: Handler, api: Api) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        try:
+            kwargs: dict[str, Any] = {}
+            if spec.query is not None:
+                kwargs["query"] = spec.query.model_validate(dict(request.query))
+            if spec.body is not None:
+                kwargs["body"] = spec.body.model_validate(await _json_body(request))
+            elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
+                _refuse_simple_forms(request)
+            for name, value in request.match_info.items():
+                kwargs[name] = _int_id(name, value)
+            result = await fn(api, **kwargs)
+        except ValidationError as exc:
+            return error_response(400, "invalid_request", _describe(exc), {"errors": _errors(exc)})
+        except VqError as exc:
+            return error_response(exc.status, exc.code, exc.message, exc.details)
+        except Exception:
+            log.exception("vq: %s %s failed", request.method, request.path)
+            return error_response(500, "internal", "internal error in vq; the traceback is in ComfyUI's log")
+        return web.json_response(result, status=spec.status, dumps=_dumps)
+
+    handle.__name__ = fn.__name__
+    return handle
+
+
+async def _json_body(request: web.Request) -> Any:
+    if not request.can_read_body:
+        return {}
+    if request.content_type != "application/json":
+        raise InvalidRequest(f"send the body as JSON (Content-Type: application/json), not {request.content_type}")
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+def _refuse_simple_forms(request: web.Request) -> None:
+    if request.content_type in SIMPLE_FORM_TYPES:
+        raise InvalidRequest(f"this route takes no form data (got {request.content_type})")
+
+
+def _int_id(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
+
+
+# --- the routes -------------------------------------------------------------------------
+
+
+@route("GET", "/health", "ComfyUI and vq status, chosen ComfyUI strategies, queue state")
+async def health(api: Api) -> dict[str, Any]:
+    return await api.health()
+
+
+@route("GET", "/jobs", "List jobs (filter, search, sort, page)", query=schemas.ListJobs)
+async def list_jobs(api: Api, query: schemas.ListJobs) -> dict[str, Any]:
+    return await api.reader.list_jobs(statuses=query.status, search=query.search, sort=query.sort.value,
+                                      limit=query.limit, offset=query.offset)
+
+
+@route("POST", "/jobs", "Submit a job", body=schemas.SubmitJob, status=201)
+async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any]:
+    return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
+                                        max_attempts=body.max_attempts)
+
+
+@route("GET", "/jobs/{job_id}", "A job with its prompts")
+async def get_job(api: Api, job_id: int) -> dict[str, Any]:
+    return await api.reader.job_detail(job_id)
+
+
+@route("PATCH", "/jobs/{job_id}", "Change a job's priority", body=schemas.SetPriority)
+async def patch_job(api: Api, job_id: int, body: schemas.SetPriority) -> dict[str, Any]:
+    return await api.jobs.set_priority(job_id, body.priority)
+
+
+@route("POST", "/jobs/{job_id}/top", "Move a job above every other waiting job")
+async def move_to_top(api: Api, job_id: int) -> dict[str, Any]:
+    return await api.jobs.move_to_top(job_id)
+
+
+@route("POST", "/jobs/{job_id}/cancel", "Cancel a job's pending, queued and running prompts")
+async def cancel_job(api: Api, job_id: int) -> dict[str, Any]:
+    return await api.jobs.cancel_job(job_id)
+
+
+@route("POST", "/jobs/{job_id}/retry", "Retry a job's failed, canceled and interrupted prompts")
+async def retry_job(api: Api, job_id: int) -> dict[str, Any]:
+    return await api.jobs.retry_job(job_id)
+
+
+@route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery)
+async def job_log(api: Api, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
+    return await api.reader.job_log(job_id, after=query.after, limit=query.limit)
+
+
+@route("GET", "/prompts/{prompt_id}", "One prompt with its graph")
+async def get_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
+    return await api.reader.prompt_detail(prompt_id, with_graph=True)
+
+
+@route("POST", "/prompts/{prompt_id}/cancel", "Cancel one prompt")
+async def cancel_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
+    return await api.jobs.cancel_prompt(prompt_id)
+
+
+@route("POST", "/prompts/{prompt_id}/retry", "Retry one failed, canceled or interrupted prompt")
+async def retry_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
+    return await api.jobs.retry_prompt(prompt_id)
+
+
+@route("GET", "/queue", "Queue state: paused, worker, counts")
+async def queue_state(api: Api) -> dict[str, Any]:
+    return await api.reader.queue_state()
+
+
+@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI")
+async def pause(api: Api) -> dict[str, Any]:
+    return await api.jobs.pause()
+
+
+@route("POST", "/queue/resume", "Resume dispatching")
+async def resume(api: Api) -> dict[str, Any]:
+    return await api.jobs.resume()
+
+
+@route("POST", "/queue/clear", "Cancel all waiting prompts (running ones only if asked)", body=schemas.ClearQueue)
+async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
+    return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
