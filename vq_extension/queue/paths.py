@@ -101,7 +101,7 @@ def normalize(
     if scheme:
         if scheme.group(1).lower() != "file":
             raise PathInvalid(
-                f"unsupported path scheme {scheme.group(1)}:// — give a folder path on this "
+                f"unsupported scheme {scheme.group(1)!r} — give a folder path on this "
                 "machine (a Linux path, a Windows path, or a file:// URI)"
             )
         text = _from_file_uri(text)
@@ -121,10 +121,12 @@ def normalize(
             "/home/me/pictures or C:\\Users\\me\\Pictures)"
         )
     _check_limits(posix)
-    try:
-        return Path(posix).resolve(strict=False)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop on Python < 3.13
-        raise PathInvalid(f"{posix} cannot be resolved: {exc}") from exc
+    resolved = Path(os.path.realpath(posix))
+    # realpath gives up on a symlink loop and returns the rest unresolved; a resolved path
+    # never has a symlink among its components otherwise.
+    if any(p.is_symlink() for p in (resolved, *resolved.parents)):
+        raise PathInvalid(f"{posix} cannot be resolved: it runs into a symlink loop")
+    return resolved
 
 
 def _strip_paste_noise(raw: str) -> str:

@@ -203,11 +203,11 @@ class Stager:
         """Does `final` already hold this content? (See the module docstring on trust.)"""
         try:
             st = os.stat(final, follow_symlinks=False)
-        except FileNotFoundError:
+            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+                return False
+            return st.st_nlink == 1 or file_sha256(final) == sha
+        except OSError:  # missing or unreadable: stage it again (an unreadable one is replaced)
             return False
-        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
-            return False
-        return st.st_nlink == 1 or file_sha256(final) == sha
 
     # -- committing (final names) -------------------------------------------------------
 
