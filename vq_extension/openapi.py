@@ -1,0 +1,175 @@
+"""The OpenAPI 3.1 document of the REST API, built from the route table
+(``routes.SPECS``) and the pydantic request (``schemas``) and response (``api_models``)
+models, so it cannot describe routes that do not exist or miss ones that do.
+
+Served at ``GET /vq/v1/openapi.json``; docs/api.md is checked against it by the tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import __version__, api_models
+
+REF = "#/components/schemas/{model}"
+PATH_PARAM = re.compile(r"\{(\w+)\}")
+
+# Every error answer has the same envelope; these say when each status happens.
+ERROR_TEXT = {
+    400: "The body, query or a path id is invalid (`invalid_request`); `message` names the field.",
+    403: "A path lies outside the allowed roots (`path_not_allowed`).",
+    404: "No such job, prompt, workflow or file (`not_found`).",
+    409: "The current state does not allow it (`conflict`, `count_changed`).",
+    500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
+    503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
+}
+# Statuses that the route table cannot tell: routes that read user paths (403) or call
+# out to a dependency (503). Keyed by (method, path below /vq/v1); kept short on purpose.
+EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("POST", "/jobs"): (403, 404),  # input paths; unknown workflow
+    ("GET", "/staging"): (),
+    ("POST", "/staging/cleanup"): (409,),
+}
+# Non-GET routes that only read or toggle global state and cannot conflict.
+NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs"}
+
+INFO = {
+    "title": "vq (Video Queue) REST API",
+    "version": __version__,
+    "summary": "A durable batch job queue inside ComfyUI",
+    "description": (
+        "Every route is served twice by ComfyUI: as `/vq/v1/...` and as `/api/vq/v1/...` (the two "
+        "servers below); clients should prefer `/api`. JSON in and out; timestamps are ISO 8601 UTC "
+        "strings; ids are integers. Clients must ignore fields they do not know. Every error answer "
+        "is `{\"error\": {\"code\", \"message\", \"details\"}}`."
+    ),
+    "license": {"name": "MIT", "identifier": "MIT"},
+}
+
+
+def build_document(specs: Iterable[tuple[Any, Any]] | None = None) -> dict[str, Any]:
+    """The document for ``specs`` (default: every registered route)."""
+    if specs is None:
+        from .routes import SPECS  # late: routes.py serves this document
+
+        specs = SPECS
+    routes = [(spec, fn) for spec, fn in specs]
+    schemas = _component_schemas(routes)
+    paths: dict[str, dict[str, Any]] = {}
+    for spec, fn in routes:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, fn, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": INFO,
+        "servers": [{"url": "/api", "description": "the /api alias (survives proxies)"},
+                    {"url": "/", "description": "direct"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "responses": {
+                str(status): {"description": text, "content": {"application/json": {
+                    "schema": {"$ref": REF.format(model="ErrorEnvelope")}}}}
+                for status, text in ERROR_TEXT.items()
+            },
+        },
+        "tags": [{"name": tag} for tag in sorted({_tag(spec.path) for spec, _ in routes})],
+    }
+
+
+@lru_cache(maxsize=1)
+def _cached() -> dict[str, Any]:
+    return build_document()
+
+
+def document() -> dict[str, Any]:
+    """The served document: built once (routes are registered at import time)."""
+    return copy.deepcopy(_cached())
+
+
+def _component_schemas(routes: list[tuple[Any, Any]]) -> dict[str, Any]:
+    """JSON schemas of every model the routes use, with refs into components."""
+    models: list[tuple[type[BaseModel], str]] = [(api_models.ErrorEnvelope, "serialization")]
+    for spec, _fn in routes:
+        for model, mode in ((spec.body, "validation"), (spec.query, "validation"),
+                            (getattr(spec, "response", None), "serialization")):
+            if model is not None and (model, mode) not in models:
+                models.append((model, mode))
+    _keys, top = models_json_schema(models, ref_template=REF)
+    return dict(sorted(top.get("$defs", {}).items()))
+
+
+def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    name = getattr(fn, "__name__", spec.path)
+    op: dict[str, Any] = {
+        "operationId": name,
+        "summary": spec.summary,
+        "tags": [_tag(spec.path)],
+    }
+    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+              for p in PATH_PARAM.findall(spec.path)]
+    if spec.query is not None:
+        params += _query_params(spec.query, schemas)
+    if params:
+        op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": {"$ref": REF.format(model=spec.body.__name__)}}}}
+    response = getattr(spec, "response", None)
+    ok: dict[str, Any] = {"description": spec.summary}
+    if response is not None:
+        ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=_name(response, schemas))}}}
+    else:
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    op["responses"] = {str(spec.status): ok, **{
+        str(status): {"$ref": f"#/components/responses/{status}"} for status in _errors(spec)}}
+    return op
+
+
+def _name(model: type[BaseModel], schemas: dict[str, Any]) -> str:
+    # Pydantic suffixes a model used in both modes with differing schemas.
+    for candidate in (model.__name__, f"{model.__name__}-Output"):
+        if candidate in schemas:
+            return candidate
+    raise KeyError(f"no component schema for {model.__name__}")
+
+
+def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = schemas.get(model.__name__) or model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        if "description" in prop:
+            param["description"] = prop.pop("description")
+        if prop.get("type") == "array":
+            # ?status=failed,running (one comma-separated value), not ?status=a&status=b
+            param.update(style="form", explode=False)
+        param["schema"] = prop
+        out.append(param)
+    return out
+
+
+def _errors(spec: Any) -> list[int]:
+    below = spec.path.removeprefix("/vq/v1")
+    has_ids = bool(PATH_PARAM.search(spec.path))
+    statuses = set(EXTRA_ERRORS.get((spec.method, below), ()))
+    if spec.body is not None or spec.query is not None or has_ids or spec.method != "GET":
+        statuses.add(400)  # body-less POSTs refuse form posts with 400 too
+    if has_ids:
+        statuses.add(404)
+    if spec.method != "GET" and below not in NO_CONFLICT:
+        statuses.add(409)
+    statuses.add(500)
+    return sorted(statuses)
+
+
+def _tag(path: str) -> str:
+    return path.removeprefix("/vq/v1/").split("/", 1)[0].replace(".json", "") or "vq"
