@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from . import api_models as A
 from . import schemas
 from .queue.errors import InvalidRequest, VqError
 from .queue.reader import QueueReader
@@ -37,6 +38,7 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     status: int = 200
+    response: type[BaseModel] | None = None  # the answer's shape, for the OpenAPI document
 
 
 class Api:
@@ -51,9 +53,10 @@ SPECS: list[tuple[RouteSpec, Handler]] = []
 
 
 def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
-          query: type[BaseModel] | None = None, status: int = 200) -> Callable[[Handler], Handler]:
+          query: type[BaseModel] | None = None, status: int = 200,
+          response: type[BaseModel] | None = None) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status), fn))
+        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response), fn))
         return fn
 
     return register
@@ -133,83 +136,87 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 # --- the routes -------------------------------------------------------------------------
 
 
-@route("GET", "/health", "ComfyUI and vq status, chosen ComfyUI strategies, queue state")
+@route("GET", "/health", "ComfyUI and vq status, chosen ComfyUI strategies, queue state", response=A.Health)
 async def health(api: Api) -> dict[str, Any]:
     return await api.health()
 
 
-@route("GET", "/jobs", "List jobs (filter, search, sort, page)", query=schemas.ListJobs)
+@route("GET", "/jobs", "List jobs (filter, search, sort, page)", query=schemas.ListJobs, response=A.JobList)
 async def list_jobs(api: Api, query: schemas.ListJobs) -> dict[str, Any]:
     return await api.reader.list_jobs(statuses=query.status, search=query.search, sort=query.sort.value,
                                       limit=query.limit, offset=query.offset)
 
 
-@route("POST", "/jobs", "Submit a job", body=schemas.SubmitJob, status=201)
+@route("POST", "/jobs", "Submit a job", body=schemas.SubmitJob, status=201, response=A.JobDetail)
 async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any]:
     return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
                                         max_attempts=body.max_attempts)
 
 
-@route("GET", "/jobs/{job_id}", "A job with its prompts")
+@route("GET", "/jobs/{job_id}", "A job with its prompts", response=A.JobDetail)
 async def get_job(api: Api, job_id: int) -> dict[str, Any]:
     return await api.reader.job_detail(job_id)
 
 
-@route("PATCH", "/jobs/{job_id}", "Change a job's priority", body=schemas.SetPriority)
+@route("PATCH", "/jobs/{job_id}", "Change a job's priority", body=schemas.SetPriority, response=A.JobSummary)
 async def patch_job(api: Api, job_id: int, body: schemas.SetPriority) -> dict[str, Any]:
     return await api.jobs.set_priority(job_id, body.priority)
 
 
-@route("POST", "/jobs/{job_id}/top", "Move a job above every other waiting job")
+@route("POST", "/jobs/{job_id}/top", "Move a job above every other waiting job", response=A.JobSummary)
 async def move_to_top(api: Api, job_id: int) -> dict[str, Any]:
     return await api.jobs.move_to_top(job_id)
 
 
-@route("POST", "/jobs/{job_id}/cancel", "Cancel a job's pending, queued and running prompts")
+@route("POST", "/jobs/{job_id}/cancel", "Cancel a job's pending, queued and running prompts",
+       response=A.CancelJobResult)
 async def cancel_job(api: Api, job_id: int) -> dict[str, Any]:
     return await api.jobs.cancel_job(job_id)
 
 
-@route("POST", "/jobs/{job_id}/retry", "Retry a job's failed, canceled and interrupted prompts")
+@route("POST", "/jobs/{job_id}/retry", "Retry a job's failed, canceled and interrupted prompts",
+       response=A.RetryJobResult)
 async def retry_job(api: Api, job_id: int) -> dict[str, Any]:
     return await api.jobs.retry_job(job_id)
 
 
-@route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery)
+@route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response=A.LogPage)
 async def job_log(api: Api, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
     return await api.reader.job_log(job_id, after=query.after, limit=query.limit)
 
 
-@route("GET", "/prompts/{prompt_id}", "One prompt with its graph")
+@route("GET", "/prompts/{prompt_id}", "One prompt with its graph", response=A.PromptWithGraph)
 async def get_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.reader.prompt_detail(prompt_id, with_graph=True)
 
 
-@route("POST", "/prompts/{prompt_id}/cancel", "Cancel one prompt")
+@route("POST", "/prompts/{prompt_id}/cancel", "Cancel one prompt", response=A.PromptDetail)
 async def cancel_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.cancel_prompt(prompt_id)
 
 
-@route("POST", "/prompts/{prompt_id}/retry", "Retry one failed, canceled or interrupted prompt")
+@route("POST", "/prompts/{prompt_id}/retry", "Retry one failed, canceled or interrupted prompt",
+       response=A.PromptDetail)
 async def retry_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.retry_prompt(prompt_id)
 
 
-@route("GET", "/queue", "Queue state: paused, worker, counts")
+@route("GET", "/queue", "Queue state: paused, worker, counts", response=A.QueueState)
 async def queue_state(api: Api) -> dict[str, Any]:
     return await api.reader.queue_state()
 
 
-@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI")
+@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI", response=A.QueueState)
 async def pause(api: Api) -> dict[str, Any]:
     return await api.jobs.pause()
 
 
-@route("POST", "/queue/resume", "Resume dispatching")
+@route("POST", "/queue/resume", "Resume dispatching", response=A.QueueState)
 async def resume(api: Api) -> dict[str, Any]:
     return await api.jobs.resume()
 
 
-@route("POST", "/queue/clear", "Cancel all waiting prompts (running ones only if asked)", body=schemas.ClearQueue)
+@route("POST", "/queue/clear", "Cancel all waiting prompts (running ones only if asked)", body=schemas.ClearQueue,
+       response=A.ClearResult)
 async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
