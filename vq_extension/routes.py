@@ -220,3 +220,10 @@ async def resume(api: Api) -> dict[str, Any]:
        response=A.ClearResult)
 async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
+
+
+@route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")
+async def openapi_document(api: Api) -> dict[str, Any]:
+    from .openapi import document  # late: openapi.py reads SPECS, which this module fills
+
+    return document()
