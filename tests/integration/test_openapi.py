@@ -1,0 +1,164 @@
+"""The OpenAPI document: valid OpenAPI 3.1, lists exactly the routes the plugin serves,
+and real answers of the running plugin (on the fake ComfyUI) match its schemas."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any
+
+import jsonschema
+import pytest
+from openapi_spec_validator import validate
+
+from tests.helpers import comfy_graph
+from vq_extension.openapi import build_document
+
+PREFIX = "/vq/v1"
+
+
+@pytest.fixture
+def profile() -> str:
+    return "0.8.0"  # the document does not depend on the ComfyUI version
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return build_document()
+
+
+def test_the_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+
+
+def test_every_operation_documents_its_answer_and_its_errors(doc: dict[str, Any]) -> None:
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            responses = op["responses"]
+            ok = [s for s in responses if s.startswith("2")]
+            assert len(ok) == 1, (method, path)
+            assert "500" in responses, (method, path)
+            if "{" in path:
+                assert {"400", "404"} <= set(responses), (method, path)
+            assert op["operationId"] and op["summary"], (method, path)
+            if path != f"{PREFIX}/openapi.json":
+                assert "$ref" in responses[ok[0]]["content"]["application/json"]["schema"], (method, path)
+
+
+def test_the_document_lists_exactly_the_served_routes(comfy: Any, doc: dict[str, Any]) -> None:
+    served: set[tuple[str, str]] = set()
+    for route in comfy.app.router.routes():
+        path = route.resource.canonical if route.resource is not None else ""
+        if route.method != "HEAD" and (path.startswith(PREFIX + "/") or path.startswith("/api" + PREFIX + "/")):
+            served.add((route.method, path))
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    assert {(m, p) for m, p in served if not p.startswith("/api")} == documented
+    assert {(m, p.removeprefix("/api")) for m, p in served if p.startswith("/api")} == documented  # the alias
+
+
+async def test_the_served_document_is_the_built_one(client: Any, doc: dict[str, Any]) -> None:
+    for prefix in ("/api" + PREFIX, PREFIX):
+        resp = await client.get(prefix + "/openapi.json")
+        assert resp.status == 200
+        assert await resp.json() == doc
+
+
+# --- real answers against the schemas -------------------------------------------------------------
+
+
+def closed(schema: Any) -> Any:
+    """The schema with every object closed (additionalProperties false): a field the server
+    sends that the document does not declare then fails validation."""
+    if isinstance(schema, dict):
+        out = {k: closed(v) for k, v in schema.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [closed(v) for v in schema]
+    return schema
+
+
+class Checker:
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.components = closed(copy.deepcopy(doc["components"]))
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def check(self, method: str, template: str, status: int, body: Any) -> None:
+        responses = self.doc["paths"][PREFIX + template][method.lower()]["responses"]
+        assert str(status) in responses, f"{method} {template} answered {status}, which is not documented"
+        response = responses[str(status)]
+        if "$ref" in response:
+            response = self.doc["components"]["responses"][str(status)]
+        schema = response["content"]["application/json"]["schema"]
+        jsonschema.validate(body, {**closed(schema), "components": self.components},
+                            cls=jsonschema.Draft202012Validator)
+        self.seen.add((method.upper(), PREFIX + template, str(status)))
+
+
+async def call(client: Any, checker: Checker, method: str, template: str, status: int, *,
+               ids: dict[str, int] | None = None, **kwargs: Any) -> Any:
+    path = template.format(**(ids or {}))
+    resp = await client.request(method, "/api" + PREFIX + path, **kwargs)
+    body = await resp.json()
+    assert resp.status == status, (method, path, resp.status, body)
+    checker.check(method, template, status, body)
+    return body
+
+
+def upscale(scale: float) -> dict[str, Any]:
+    graph = comfy_graph("upscale")
+    graph["1"]["inputs"]["image"] = "vq_smoke.png"
+    graph["2"]["inputs"]["scale_by"] = scale
+    graph["3"]["inputs"]["filename_prefix"] = "vq_test/openapi"
+    return graph
+
+
+async def until(client: Any, job_id: int, statuses: set[str], timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = await (await client.get(f"/api{PREFIX}/jobs/{job_id}")).json()
+        if body["status"] in statuses:
+            return body
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not reach {statuses}")
+
+
+async def test_real_answers_match_the_document(client: Any, doc: dict[str, Any]) -> None:
+    c = Checker(doc)
+    await call(client, c, "GET", "/health", 200)
+    await call(client, c, "GET", "/openapi.json", 200)
+    job = await call(client, c, "POST", "/jobs", 201,
+                     json={"name": "schema", "graphs": [upscale(1.25), comfy_graph("invalid_missing_image")]})
+    job_id = {"job_id": job["id"]}
+    done = await until(client, job["id"], {"failed", "succeeded"})
+    assert done["status"] == "failed"  # one output, one ComfyUI validation error: both shapes appear
+    good, bad = (p["id"] for p in done["prompts"])
+    await call(client, c, "GET", "/jobs", 200, params={"status": "failed,running", "limit": "5"})
+    await call(client, c, "GET", "/jobs/{job_id}", 200, ids=job_id)
+    await call(client, c, "GET", "/jobs/{job_id}/log", 200, ids=job_id)
+    await call(client, c, "GET", "/prompts/{prompt_id}", 200, ids={"prompt_id": good})
+    await call(client, c, "PATCH", "/jobs/{job_id}", 200, ids=job_id, json={"priority": 3})
+    await call(client, c, "POST", "/jobs/{job_id}/top", 200, ids=job_id)
+    await call(client, c, "GET", "/queue", 200)
+    await call(client, c, "POST", "/queue/pause", 200)
+    await call(client, c, "POST", "/prompts/{prompt_id}/retry", 200, ids={"prompt_id": bad})
+    await call(client, c, "POST", "/prompts/{prompt_id}/cancel", 200, ids={"prompt_id": bad})
+    await call(client, c, "POST", "/jobs/{job_id}/retry", 200, ids=job_id)
+    await call(client, c, "POST", "/jobs/{job_id}/cancel", 200, ids=job_id)
+    second = await call(client, c, "POST", "/jobs", 201, json={"graphs": [upscale(1.5)]})
+    await call(client, c, "POST", "/queue/clear", 200, json={"expected_count": 1})
+    await call(client, c, "POST", "/queue/resume", 200)
+    # errors: the envelope, for each status a route documents
+    await call(client, c, "GET", "/jobs/{job_id}", 404, ids={"job_id": 999999})
+    await call(client, c, "GET", "/jobs", 400, params={"limit": "0"})
+    await call(client, c, "POST", "/jobs/{job_id}/cancel", 409, ids={"job_id": second["id"]})
+    await call(client, c, "POST", "/queue/clear", 409, json={"expected_count": 5})
+    await call(client, c, "POST", "/queue/pause", 400, data="x=1",
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    untested = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops} - {(m, p) for m, p, _ in c.seen}
+    workflow_routes = {(m, p) for m, p in untested if "/workflows" in p or "/staging" in p}
+    assert untested == workflow_routes, f"routes whose real answers were not checked: {untested}"

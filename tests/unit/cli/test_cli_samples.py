@@ -1,0 +1,41 @@
+"""The canned API bodies the CLI tests use must match the OpenAPI document (closed
+objects), so CLI tests cannot pass against shapes the server never sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.unit.cli import samples as s
+from vq_extension.openapi import build_document
+
+DOC = build_document()
+
+
+def closed(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        out = {k: closed(v) for k, v in schema.items()}
+        if "properties" in out and "additionalProperties" not in out:
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [closed(v) for v in schema]
+    return schema
+
+
+@pytest.mark.parametrize("model, body", [
+    ("Health", s.HEALTH),
+    ("QueueState", s.QUEUE),
+    ("JobList", s.job_list()),
+    ("JobDetail", s.detail()),
+    ("JobDetail", s.finished("failed")),
+    ("JobSummary", s.summary()),
+    ("PromptDetail", s.prompt(2, "failed", error=s.ERROR)),
+    ("LogPage", s.LOG),
+])
+def test_sample_matches_the_document(model: str, body: Any) -> None:
+    components = closed(DOC["components"])
+    jsonschema.validate(body, {"$ref": f"#/components/schemas/{model}", "components": components},
+                        cls=jsonschema.Draft202012Validator)
