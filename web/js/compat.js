@@ -1,0 +1,93 @@
+// The one module that touches ComfyUI frontend APIs whose shape changes between versions.
+// Everything is feature-detected (`typeof x?.fn === "function"`), never version-compared,
+// and never wrapped in a blanket try/catch that would hide real errors of the new API.
+// Notes on each API: shared reference "comfyui-integration.md" §9.
+
+/** Register a sidebar tab; returns false when this frontend has no sidebar API. */
+export function registerSidebarTab(app, tab) {
+  const em = app?.extensionManager;
+  if (typeof em?.registerSidebarTab !== "function") {
+    console.warn("[vq] this ComfyUI frontend has no extensionManager.registerSidebarTab; the Video Queue tab is unavailable");
+    return false;
+  }
+  em.registerSidebarTab(tab);
+  return true;
+}
+
+/**
+ * Set the number on the tab's icon. The frontend reads `iconBadge` in a Vue computed, so a
+ * plain function is only called on mount; writing a string through the store's reactive tab
+ * object (getSidebarTabs() returns the reactive list in 1.35.x) re-renders the icon.
+ */
+export function setSidebarBadge(app, tabId, text) {
+  const em = app?.extensionManager;
+  const tabs = typeof em?.getSidebarTabs === "function" ? em.getSidebarTabs() : em?.sidebarTab?.sidebarTabs;
+  const tab = Array.isArray(tabs) ? tabs.find((t) => t?.id === tabId) : null;
+  if (tab && tab.iconBadge !== text) tab.iconBadge = text;
+}
+
+const NEW_TOAST = { success: "success", info: "info", warn: "warning", error: "error" };
+
+/**
+ * Show a toast. Newest frontends: toast.success|info|warning|error(title, {description, duration});
+ * 1.35.x: toast.add({severity, summary, detail, life}); else the console.
+ */
+export function toast(app, { severity = "info", summary, detail = "", life = 5000 }) {
+  const t = app?.extensionManager?.toast;
+  const method = NEW_TOAST[severity] || "info";
+  if (typeof t?.[method] === "function") {
+    t[method](summary, { description: detail, duration: life });
+  } else if (typeof t?.add === "function") {
+    t.add({ severity, summary, detail, life });
+  } else {
+    (severity === "error" ? console.error : console.info)(`[vq] ${summary}${detail ? `: ${detail}` : ""}`);
+  }
+}
+
+/**
+ * Load an API-format graph ({id: {class_type, inputs}}) into the canvas. 1.x has
+ * app.loadApiJson(graph, fileName); without it there is no API-format loader, so say no.
+ */
+export function canLoadApiGraph(app) {
+  return typeof app?.loadApiJson === "function";
+}
+
+export async function loadApiGraph(app, graph, name) {
+  if (typeof app?.loadApiJson === "function") {
+    await app.loadApiJson(graph, name);
+    return true;
+  }
+  return false;
+}
+
+/** URL of a ComfyUI file route such as "/view?filename=...": no /api prefix when fileURL exists. */
+export function fileUrl(api, path) {
+  if (typeof api?.fileURL === "function") return api.fileURL(path);
+  if (typeof api?.apiURL === "function") return api.apiURL(path);
+  return path;
+}
+
+/** Listen to a ComfyUI socket event; returns the unsubscribe function. */
+export function onApiEvent(api, type, handler) {
+  const listener = (event) => handler(event?.detail, event);
+  api.addEventListener(type, listener);
+  return () => api.removeEventListener(type, listener);
+}
+
+/** Copy text to the clipboard; falls back to a hidden textarea where the async API is missing. */
+export async function copyText(text, doc = globalThis.document) {
+  if (typeof globalThis.navigator?.clipboard?.writeText === "function" && globalThis.isSecureContext) {
+    await globalThis.navigator.clipboard.writeText(text);
+    return true;
+  }
+  const area = doc.createElement("textarea");
+  area.value = text;
+  area.setAttribute("readonly", "");
+  area.style.position = "fixed";
+  area.style.opacity = "0";
+  doc.body.appendChild(area);
+  area.select();
+  const ok = typeof doc.execCommand === "function" && doc.execCommand("copy");
+  area.remove();
+  return !!ok;
+}
