@@ -1,0 +1,164 @@
+"""The vq CLI against the real plugin on the fake ComfyUI, over loopback HTTP.
+
+The CLI is synchronous (requests), so it runs in a worker thread while the test's event
+loop serves the plugin. Covers: every queue command against real answers, --json being
+exactly the API body, and the unreachable-ComfyUI scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io as _io
+import json
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import job, submit, upscale, wait_job, wait_prompt
+from tests.helpers import comfy_graph
+from vq_extension.cli.app import main
+from vq_extension.cli.output import IO
+
+
+@pytest.fixture
+def profile() -> str:
+    return "0.8.0"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def base_url(client: Any) -> str:
+    return str(client.make_url("")).rstrip("/")
+
+
+async def vq(client: Any, *argv: str, url: str | None = None, stdin: str = "") -> Run:
+    """Run the vq CLI in a thread against the plugin the test client serves."""
+    io = IO(_io.StringIO(), _io.StringIO(), _io.StringIO(stdin), sleep=time.sleep)
+    args = [*argv, "--url", url or base_url(client)]
+    code = await asyncio.to_thread(main, args, io=io, environ={})
+    return Run(code, io.stdout.getvalue(), io.stderr.getvalue())  # type: ignore[attr-defined]
+
+
+def slow(comfy: Any, seconds: float = 3.0, steps: int = 30) -> None:
+    comfy.behavior.node_seconds["ImageScaleBy"] = seconds
+    comfy.behavior.progress_steps["ImageScaleBy"] = steps
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- queue commands against the real plugin ----------------------------------------------------------
+
+
+async def test_health(client: Any) -> None:
+    r = await vq(client, "health")
+    assert r.code == 0, r.err
+    assert "on ComfyUI 0.8.0" in r.out and ": ok" in r.out and "post_prompt_handler" in r.out
+    api = await (await client.get("/api/vq/v1/health")).json()
+    assert (await vq(client, "health", "--json")).json() == api
+
+
+async def test_status_list_and_log_show_a_finished_job(client: Any) -> None:
+    created = await submit(client, [upscale(1.1), comfy_graph("invalid_missing_image")], name="cli-status")
+    await wait_job(client, created["id"], {"failed"})
+    r = await vq(client, "status", str(created["id"]))
+    assert r.code == 0 and "cli-status" in r.out and "failed" in r.out
+    assert "prompt_outputs_failed_validation in node 1 (LoadImage)" in r.out
+    assert (await vq(client, "status", str(created["id"]), "--json")).json() == await job(client, created["id"])
+    listed = await vq(client, "list", "--status", "failed", "--search", "cli-status")
+    assert listed.code == 0 and listed.out.splitlines()[1].split()[:2] == [str(created["id"]), "failed"]
+    log = await vq(client, "log", str(created["id"]))
+    assert "submitted with 2 prompt(s)" in log.out and "ComfyUI refused it" in log.out
+    follow = await vq(client, "log", str(created["id"]), "--follow", "--interval", "0.05")
+    assert follow.code == 0 and follow.out == log.out  # a finished job: prints all, then stops
+
+
+async def test_retry_then_cancel_a_job_and_a_prompt(client: Any, comfy: Any, plugin: Any) -> None:
+    created = await submit(client, [comfy_graph("invalid_missing_image"), upscale(1.3)])
+    await wait_job(client, created["id"], {"failed"})
+    bad = created["prompts"][0]["id"]
+    await plugin.jobs.pause()
+    r = await vq(client, "retry", str(created["id"]))
+    assert r.code == 0 and "1 prompt back in the queue" in r.out
+    r = await vq(client, "cancel", "--prompt", str(bad))
+    assert r.code == 0 and f"Prompt {bad}" in r.out and "canceled" in r.out
+    r = await vq(client, "retry", "--prompt", str(bad))
+    assert r.code == 0 and "pending again" in r.out
+    r = await vq(client, "cancel", str(created["id"]), "999999")
+    assert r.code == 1 and "1 prompt canceled" in r.out and "job 999999 does not exist" in r.err
+    await plugin.jobs.resume()
+
+
+async def test_pause_resume_priority_top_and_clear(client: Any, plugin: Any) -> None:
+    r = await vq(client, "pause")
+    assert r.code == 0 and r.out.startswith("Queue paused")
+    first = await submit(client, [upscale(1.4)])
+    second = await submit(client, [upscale(1.5), upscale(1.6)])
+    assert (await vq(client, "priority", str(first["id"]), "7")).out == f"Job {first['id']} priority is now 7.\n"
+    r = await vq(client, "top", str(second["id"]))
+    assert r.out == f"Job {second['id']} is at the top of the queue (priority 8).\n"
+    r = await vq(client, "clear")  # no terminal: refuses without --yes, queues nothing
+    assert r.code == 2 and "would cancel 3 prompts" in r.err
+    r = await vq(client, "clear", "--yes")
+    assert r.code == 0 and r.out == "Canceled 3 prompts.\n"
+    r = await vq(client, "resume")
+    assert r.code == 0 and r.out.startswith("Queue running")
+
+
+async def test_watch_a_job_to_success_and_to_failure(client: Any, comfy: Any) -> None:
+    slow(comfy, seconds=0.6, steps=6)
+    ok = await submit(client, [upscale(1.7), upscale(1.8)])
+    r = await vq(client, "watch", str(ok["id"]), "--interval", "0.05")
+    assert r.code == 0, r.err
+    assert f"job {ok['id']} #0 running" in r.out and r.out.splitlines()[-1].startswith(f"✓ job {ok['id']}")
+    comfy.behavior.node_seconds.clear()
+    bad = await submit(client, [comfy_graph("invalid_missing_image")])
+    r = await vq(client, "watch", str(bad["id"]), "--interval", "0.05")
+    assert r.code == 1 and f"job {bad['id']} ended failed" in r.err
+
+
+async def test_cancel_a_running_job_from_the_cli(client: Any, comfy: Any) -> None:
+    slow(comfy)
+    created = await submit(client, [upscale(1.9), upscale(2.0)])
+    await wait_prompt(client, created["prompts"][0]["id"], {"running"})
+    r = await vq(client, "cancel", str(created["id"]), "--json")
+    assert r.code == 0 and r.json()["canceling"] + r.json()["canceled"] == 2
+    done = await wait_job(client, created["id"], {"canceled"}, timeout=15)
+    assert {p["status"] for p in done["prompts"]} == {"canceled"}
+
+
+# --- not reachable / not installed ---------------------------------------------------------------------
+
+
+async def test_unreachable_comfyui_is_a_clear_message_and_exit_1(client: Any) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    r = await vq(client, "list", url=url)
+    assert r.code == 1 and r.out == ""
+    assert r.err == f"vq: error: ComfyUI is not reachable at {url} (is it running? see --url / VQ_URL)\n"
+
+
+async def test_a_comfyui_without_vq_says_vq_is_not_installed(aiohttp_client: Any) -> None:
+    from aiohttp import web
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    bare = web.Application()  # answers like a ComfyUI without the plugin: 404 for /api/vq/...
+    bare.router.add_get("/system_stats", stats)
+    other = await aiohttp_client(bare)
+    r = await vq(other, "health")
+    assert r.code == 1 and r.err.startswith(f"vq: error: vq is not installed in the ComfyUI at {base_url(other)}")
