@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
+import re
+import shlex
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from tests.helpers import comfy_graph
+from tests.helpers import REPO, comfy_graph
 from vq_extension.openapi import build_document
 
 PREFIX = "/vq/v1"
@@ -162,3 +166,63 @@ async def test_real_answers_match_the_document(client: Any, doc: dict[str, Any])
     untested = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops} - {(m, p) for m, p, _ in c.seen}
     workflow_routes = {(m, p) for m, p in untested if "/workflows" in p or "/staging" in p}
     assert untested == workflow_routes, f"routes whose real answers were not checked: {untested}"
+
+
+# --- docs/api.md is checked against the document ----------------------------------------------------
+
+API_MD = REPO / "docs" / "api.md"
+HEADING = re.compile(r"^### (GET|POST|PATCH|PUT|DELETE) (/vq/v1/\S*)\s*$", re.M)
+TABLE_ROW = re.compile(r"^\| (GET|POST|PATCH|PUT|DELETE) \| `(/vq/v1/[^`]*)` \|", re.M)
+SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+
+
+def api_md_sections() -> dict[tuple[str, str], str]:
+    text = API_MD.read_text(encoding="utf-8")
+    marks = list(HEADING.finditer(text))
+    out = {}
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else text.find("\n## ", m.end())
+        out[(m[1], m[2])] = text[m.end():end if end != -1 else None]
+    return out
+
+
+def curl_commands(section: str) -> list[list[str]]:
+    commands = []
+    for block in SH_BLOCK.findall(section):
+        joined = block.replace("\\\n", " ")
+        commands += [shlex.split(line) for line in joined.splitlines() if line.strip().startswith("curl")]
+    return commands
+
+
+def template_regex(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{\w+\\\}", r"\\d+", re.escape(path)) + "$")
+
+
+def test_api_md_has_a_section_and_a_table_row_for_every_route(doc: dict[str, Any]) -> None:
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    assert set(api_md_sections()) == documented
+    assert set(TABLE_ROW.findall(API_MD.read_text(encoding="utf-8"))) == documented
+
+
+def test_api_md_curl_examples_match_the_document(doc: dict[str, Any]) -> None:
+    components = {"components": doc["components"]}
+    for (method, path), section in api_md_sections().items():
+        commands = curl_commands(section)
+        assert commands, f"{method} {path}: no curl example"
+        op = doc["paths"][path][method.lower()]
+        for argv in commands:
+            where = f"{method} {path}: {' '.join(argv)}"
+            given = argv[argv.index("-X") + 1] if "-X" in argv else "GET"
+            assert given == method, where
+            url = next(a for a in argv if a.startswith("$VQ"))
+            target, _, query = url.removeprefix("$VQ").partition("?")
+            assert template_regex(path).match("/vq/v1" + target), where
+            allowed = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+            assert {k for k, _ in parse_qsl(query)} <= allowed, where
+            if "-d" in argv:
+                body = json.loads(argv[argv.index("-d") + 1])
+                schema = op["requestBody"]["content"]["application/json"]["schema"]
+                jsonschema.validate(body, {**schema, **components}, cls=jsonschema.Draft202012Validator)
+                assert "Content-Type: application/json" in argv, where
+            else:
+                assert "requestBody" not in op, f"{where}: the route takes a body; show one"
