@@ -250,15 +250,17 @@ class Catalog:
             "name": p.name, "label": p.label or _humanize(p.name), "type": p.type,
             "default": wf.defaults.get(p.name), "min": p.min, "max": p.max, "step": p.step,
             "options": [o.model_dump() for o in p.options] if p.options else None,
+            # live lists (installed files) are suggestions: the server, not vq, refuses a missing file
+            "options_live": False,
             "options_source": source, "derived": p.derived, "per_stage": p.per_stage, "per_file": p.per_file,
             "removable": p.removable, "ui": p.ui.model_dump(),
         }
         if p.chain is not None:
             entry.update(chain=[{"name": c.name, "label": c.label or c.name} for c in p.chain], max_items=p.max_items)
-        if source and self._options is not None:
+        if source and not p.options and self._options is not None:
             try:
-                live = self._options(source)
-                entry["options"] = entry["options"] or [{"value": v, "label": None} for v in live]
+                entry["options"] = [{"value": v, "label": None} for v in self._options(source)]
+                entry["options_live"] = True
             except Exception as exc:  # a broken option list must not break the form
                 log.exception("vq: options source %s failed", source)
                 entry["options_error"] = str(exc)
@@ -294,7 +296,7 @@ def _synthetic(name: str, label: str, type_: str, default: Any, beside: ParamDef
                options: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A form entry for a value that is not a declared parameter (resolution preset, flip)."""
     return {"name": name, "label": label, "type": type_, "default": default, "min": None, "max": None,
-            "step": None, "options": options, "options_source": None, "derived": None, "per_stage": False,
+            "step": None, "options": options, "options_live": False, "options_source": None, "derived": None, "per_stage": False,
             "per_file": False, "removable": False,
             "ui": {**beside.ui.model_dump(), "help": help_, "advanced": False, "widget": None}}
 

@@ -183,6 +183,7 @@ def test_describe_is_json_safe_and_complete(object_info, shipped_dir):
     assert params["length"] == {**params["length"], "default": 81, "min": 5, "max": 1001, "step": 4}
     assert params["fps"]["default"] == 24
     assert params["sampler_name"]["options"][0] == {"value": "euler", "label": None}
+    assert params["sampler_name"]["options_live"] and not params["resolution"]["options_live"]
     assert params["extra_loras"]["options"] == [{"value": "my_lora.safetensors", "label": None}]
     assert params["extra_loras"]["chain"] == [{"name": "high", "label": "high noise"}, {"name": "low", "label": "low noise"}]
     assert params["positive_prompt"]["ui"]["multiline"] and params["positive_prompt"]["per_file"]
