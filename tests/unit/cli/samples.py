@@ -76,8 +76,9 @@ def finished(status: str = "succeeded") -> dict[str, Any]:
     job.update(done=n, total=n, eta_seconds=None, current=None, counts={status: n} if status != "failed"
                else {"succeeded": n - 1, "failed": 1})
     for i, p in enumerate(job["prompts"]):
-        final = "failed" if status == "failed" and i == 2 else status
-        p.update(prompt(i, final, seed=1000 + i, error=ERROR if final == "failed" else None))
+        final = ("failed" if i == 2 else "succeeded") if status == "failed" else status
+        p.update(prompt(i, final, seed=1000 + i, error=ERROR if final == "failed" else None,
+                        outputs=[output(f"img{i + 1}_00001_.png")] if final == "succeeded" else None))
     return job
 
 
