@@ -44,6 +44,11 @@ class Plugin:
         await self.dispatcher.start()
         log.info("vq: dispatcher started (%s)", self.bridge.capabilities.submit)
 
+    async def on_cleanup(self, _app: web.Application) -> None:
+        await self.dispatcher.stop()
+        self.db.close()
+        self.store.close()
+
 
 def build(bridge: ComfyBridge, settings: Settings, data_dir: Path) -> Plugin:
     store = SqliteQueueStore(data_dir / DB_FILE)
@@ -94,6 +99,7 @@ def install() -> Plugin | None:
         plugin = build(bridge, load_settings(data_dir), data_dir)
         routes.register(bridge.routes, plugin.api)
         bridge.on_startup(plugin.on_startup)
+        bridge.on_cleanup(plugin.on_cleanup)
         setattr(bridge.server, GUARD_ATTRIBUTE, plugin)
         caps = bridge.capabilities
         log.info("vq: Video Queue %s loaded on ComfyUI %s (queue in %s; submit: %s, cancel: %s)",

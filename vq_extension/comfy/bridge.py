@@ -81,6 +81,7 @@ class Outcome:
     status: str  # "succeeded" | "failed" | "interrupted"
     error: PromptError | None
     outputs: list[dict[str, Any]]
+    started_at: float | None = None  # from ComfyUI's execution_start message
 
 
 TapListener = Callable[[str, str, dict[str, Any]], None]  # (event, comfy prompt id, payload) on the loop
@@ -159,6 +160,10 @@ class ComfyBridge:
 
     def on_startup(self, callback: Callable[[web.Application], Any]) -> None:
         self.server.app.on_startup.append(callback)
+
+    def on_cleanup(self, callback: Callable[[web.Application], Any]) -> None:
+        """Best effort: ComfyUI exits without running cleanup; test servers do run it."""
+        self.server.app.on_cleanup.append(callback)
 
     def data_dir(self) -> str:
         """Where vq keeps its database: ComfyUI's hidden system-user directory
@@ -252,17 +257,19 @@ class ComfyBridge:
         messages = status.get("messages") or []
         terminal = next((m for m in reversed(messages) if m and m[0] in TERMINAL_EVENTS), None)
         outputs = parse_outputs(entry.get("outputs") or {}, entry.get("meta"), self.directory_for_type)
+        started_at = _started_at(messages)
         if terminal is not None:
             event, data = terminal[0], terminal[1] if len(terminal) > 1 else {}
             if event == "execution_success":
-                return Outcome("succeeded", None, outputs)
+                return Outcome("succeeded", None, outputs, started_at)
             if event == "execution_interrupted":
-                return Outcome("interrupted", None, outputs)
-            return Outcome("failed", execution_error(data), outputs)
+                return Outcome("interrupted", None, outputs, started_at)
+            return Outcome("failed", execution_error(data), outputs, started_at)
         # No terminal message (older histories): fall back to status_str.
         if status.get("status_str") == "success" or not status:
-            return Outcome("succeeded", None, outputs)
-        return Outcome("failed", PromptError("execution_error", "ComfyUI reported an error without details"), outputs)
+            return Outcome("succeeded", None, outputs, started_at)
+        error = PromptError("execution_error", "ComfyUI reported an error without details")
+        return Outcome("failed", error, outputs, started_at)
 
     # --- cancel ----------------------------------------------------------------------
 
@@ -321,6 +328,15 @@ class ComfyBridge:
     def broadcast(self, event: str, data: dict[str, Any]) -> None:
         """Send a vq event to every connected browser (safe from any thread)."""
         self.server.send_sync(event, data)
+
+
+def _started_at(messages: list[Any]) -> float | None:
+    for message in messages:
+        if message and message[0] == "execution_start" and len(message) > 1:
+            timestamp = (message[1] or {}).get("timestamp")
+            if isinstance(timestamp, (int, float)):
+                return timestamp / 1000
+    return None
 
 
 def _find_route(routes: Any, method: str, path: str) -> Callable[..., Any] | None:

@@ -72,6 +72,7 @@ class Dispatcher:
         if self._task is not None:
             with suppress(asyncio.CancelledError):
                 await self._task
+        await self.events.drain()
 
     def nudge(self) -> None:
         self._nudge.set()
@@ -167,12 +168,12 @@ class Dispatcher:
         if outcome.status == "succeeded":
             count = len(outcome.outputs)
             await self._apply(prompt, P.SUCCEEDED, now, "succeeded", f"succeeded with {count} output file(s)",
-                              outputs=outcome.outputs)
+                              outputs=outcome.outputs, started_at=outcome.started_at)
         elif outcome.status == "failed" and not timed_out:
             error = outcome.error or PromptError("execution_error", "ComfyUI reported an error")
             where = f" in node {error.node_id} ({error.node_type})" if error.node_id else ""
             await self._apply(prompt, P.FAILED, now, "failed", f"failed{where}: {error.message}",
-                              error=error, outputs=outcome.outputs, level="error")
+                              error=error, outputs=outcome.outputs, started_at=outcome.started_at, level="error")
         elif timed_out:
             limit = self.settings.prompt_timeout_seconds
             error = PromptError("timeout", f"ran longer than the {limit:g} s prompt timeout and was interrupted")
@@ -327,11 +328,12 @@ class Dispatcher:
         error: PromptError | None = None,
         outputs: list[dict[str, Any]] | None = None,
         cancel_reason: str | None = None,
+        started_at: float | None = None,
         level: str = "info",
     ) -> Transition | None:
         t = await self.db.run(
             self.store.transition, prompt.id, to, now, comfy_prompt_id=prompt.comfy_prompt_id,
-            error=error, outputs=outputs, cancel_reason=cancel_reason,
+            error=error, outputs=outputs, cancel_reason=cancel_reason, started_at=started_at,
         )
         if t is None:
             log.debug("vq: prompt %s: %s -> %s did not apply", prompt.id, prompt.status, to)

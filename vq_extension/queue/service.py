@@ -80,7 +80,7 @@ class JobService:
 
     async def _cancel(self, prompt: PromptRecord) -> PromptStatus | None:
         if prompt.status is P.PENDING:
-            t = await self.db.run(self.store.transition, prompt.id, P.CANCELED, self.clock())
+            t = await self.db.run(self.store.transition, prompt.id, P.CANCELED, self.clock(), expected=P.PENDING)
             if t is not None:
                 await self.db.run(self.store.log, prompt.job_id, "canceled", f"prompt #{prompt.index} canceled",
                                   self.clock(), prompt_id=prompt.id)

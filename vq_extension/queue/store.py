@@ -73,12 +73,13 @@ VALUES (:job_id, :idx, 'pending', :max_attempts, :seed, :input_file, :staged_nam
 # Guarded status change; one statement per target status, built from the transition table.
 _TRANSITION_TEMPLATE = """
 UPDATE prompt SET status = :to, updated_at = :now,
-       started_at = CASE WHEN :to = 'running' THEN :now ELSE started_at END,
+       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(started_at, :started_at) END,
        finished_at = CASE WHEN :to IN ({terminal}) THEN :now ELSE finished_at END,
        error_json = CASE WHEN :set_error THEN :error ELSE error_json END,
        outputs_json = CASE WHEN :set_outputs THEN :outputs ELSE outputs_json END,
        cancel_reason = CASE WHEN :set_reason THEN :reason ELSE cancel_reason END
  WHERE id = :id AND status IN ({allowed})
+   AND (:expected IS NULL OR status = :expected)
    AND (:comfy_prompt_id IS NULL OR comfy_prompt_id = :comfy_prompt_id)
 """
 TRANSITION: dict[PromptStatus, str] = {
@@ -116,7 +117,7 @@ SELECT id, attempt, comfy_prompt_id, 'queued', :now FROM prompt WHERE id = :id
 # Mirror a prompt's new status onto its current attempt.
 UPDATE_ATTEMPT = """
 UPDATE attempt SET status = :to,
-       started_at = CASE WHEN :to = 'running' THEN :now ELSE started_at END,
+       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(started_at, :started_at) END,
        finished_at = CASE WHEN :to IN ({terminal}, 'interrupted') THEN :now ELSE finished_at END,
        error_json = CASE WHEN :set_error THEN :error ELSE error_json END
  WHERE prompt_id = :id AND attempt = (SELECT attempt FROM prompt WHERE id = :id)
@@ -447,9 +448,13 @@ class SqliteQueueStore:
         error: PromptError | None = None,
         outputs: list[dict[str, Any]] | None = None,
         cancel_reason: str | None = None,
+        started_at: float | None = None,
+        expected: PromptStatus | None = None,
     ) -> Transition | None:
-        """Move a prompt to ``to`` if its current status allows it (and, when given, only
-        while it still runs under ``comfy_prompt_id``). None when it did not apply."""
+        """Move a prompt to ``to`` if its current status allows it; when given, only from
+        ``expected`` and only while it still runs under ``comfy_prompt_id`` (a caller acting
+        on what it read earlier states what it saw). None when it did not apply.
+        ``started_at`` fills in the start time of a prompt that finished unseen."""
         if to not in TRANSITION:
             raise ValueError(f"use claim_next / requeue / pull_back for {to}")
         params = {
@@ -463,6 +468,8 @@ class SqliteQueueStore:
             "outputs": json.dumps(outputs) if outputs is not None else None,
             "set_reason": cancel_reason is not None,
             "reason": cancel_reason,
+            "started_at": started_at,
+            "expected": expected.value if expected else None,
         }
         with self._tx() as conn:
             before = conn.execute(SELECT_PROMPT, (prompt_id,)).fetchone()

@@ -1,0 +1,62 @@
+"""Helpers for driving the plugin over HTTP in integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tests.helpers import comfy_graph
+
+
+def upscale(scale: float = 1.5, image: str = "vq_smoke.png", prefix: str = "vq_test/up") -> dict[str, Any]:
+    """The captured upscale graph with its knobs changed (a new scale defeats ComfyUI's cache)."""
+    graph = comfy_graph("upscale")
+    graph["1"]["inputs"]["image"] = image
+    graph["2"]["inputs"]["scale_by"] = scale
+    graph["3"]["inputs"]["filename_prefix"] = prefix
+    return graph
+
+
+async def submit(client: Any, graphs: list[dict[str, Any]], **body: Any) -> dict[str, Any]:
+    resp = await client.post("/api/vq/v1/jobs", json={"graphs": graphs, **body})
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
+
+
+async def job(client: Any, job_id: int) -> dict[str, Any]:
+    resp = await client.get(f"/api/vq/v1/jobs/{job_id}")
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll an async or sync check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+
+
+async def wait_job(client: Any, job_id: int, statuses: set[str], timeout: float = 10.0) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        detail = await job(client, job_id)
+        return detail if detail["status"] in statuses else None
+
+    return await wait_for(check, timeout, f"job {job_id} to reach {statuses}")
+
+
+async def wait_prompt(client: Any, prompt_id: int, statuses: set[str], timeout: float = 10.0) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        resp = await client.get(f"/api/vq/v1/prompts/{prompt_id}")
+        detail = await resp.json()
+        return detail if detail["status"] in statuses else None
+
+    return await wait_for(check, timeout, f"prompt {prompt_id} to reach {statuses}")

@@ -1,0 +1,180 @@
+"""Cancel, pause, retry, clear, timeouts and outside interference, on every profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import comfy_graph
+
+from tests.integration.helpers import job, submit, upscale, wait_for, wait_job, wait_prompt
+
+
+
+def slow(comfy: Any, seconds: float = 3.0, steps: int = 30) -> None:
+    """ImageScaleBy takes ``seconds`` with ``steps`` interrupt points (like a sampler)."""
+    comfy.behavior.node_seconds["ImageScaleBy"] = seconds
+    comfy.behavior.progress_steps["ImageScaleBy"] = steps
+
+
+def comfy_ids(comfy: Any) -> tuple[set[str], set[str]]:
+    running, pending = comfy.queue.get_current_queue()
+    return {item[1] for item in running}, {item[1] for item in pending}
+
+
+async def test_cancel_pending_prompt_never_reaches_comfyui(client: Any, plugin: Any) -> None:
+    await plugin.jobs.pause()
+    created = await submit(client, [upscale(1.1), upscale(1.2)])
+    first = created["prompts"][0]["id"]
+    resp = await client.post(f"/api/vq/v1/prompts/{first}/cancel")
+    assert resp.status == 200 and (await resp.json())["status"] == "canceled"
+    await plugin.jobs.resume()
+    done = await wait_job(client, created["id"], {"canceled", "succeeded", "failed"})
+    assert [p["status"] for p in done["prompts"]] == ["canceled", "succeeded"]
+    assert done["status"] == "canceled" and done["prompts"][0]["attempts"] == []
+
+
+async def test_cancel_queued_prompt_deletes_it_from_comfyui_queue(client: Any, comfy: Any) -> None:
+    slow(comfy)
+    created = await submit(client, [upscale(1.1), upscale(1.2)])
+    first, second = (p["id"] for p in created["prompts"])
+    await wait_prompt(client, first, {"running"})
+    queued = await wait_prompt(client, second, {"queued"})
+    assert queued["comfy_prompt_id"] in comfy_ids(comfy)[1]
+    resp = await client.post(f"/api/vq/v1/prompts/{second}/cancel")
+    assert (await resp.json())["status"] == "canceled"
+    assert queued["comfy_prompt_id"] not in comfy_ids(comfy)[1]
+    await client.post(f"/api/vq/v1/prompts/{first}/cancel")
+    await wait_job(client, created["id"], {"canceled"})
+
+
+async def test_cancel_running_prompt_interrupts_only_it(client: Any, comfy: Any) -> None:
+    slow(comfy)
+    ui = await comfy.submit_as_ui(upscale(2.0, prefix="ui/keep"))  # a user's own prompt, queued behind
+    created = await submit(client, [upscale(1.1)], priority=1)
+    (prompt,) = created["prompts"]
+    await wait_for(lambda: comfy_ids(comfy)[0], what="something running")
+    # The UI prompt went first; cancel ours while it waits, then again once it runs.
+    await wait_prompt(client, prompt["id"], {"running", "queued"})
+    running = await wait_prompt(client, prompt["id"], {"running"}, timeout=15)
+    resp = await client.post(f"/api/vq/v1/prompts/{prompt['id']}/cancel")
+    assert (await resp.json())["status"] in ("canceling", "canceled")
+    done = await wait_prompt(client, prompt["id"], {"canceled"}, timeout=5)
+    assert done["attempts"][-1]["status"] == "canceled"
+    # ComfyUI's own prompt was never touched and finishes normally.
+    history = await wait_for(lambda: comfy.queue.get_history(prompt_id=ui["prompt_id"]), timeout=15,
+                             what="the UI prompt to finish")
+    assert history[ui["prompt_id"]]["status"]["status_str"] == "success"
+    assert running["comfy_prompt_id"] != ui["prompt_id"]
+
+
+async def test_cancel_job_with_running_and_pending_prompts(client: Any, comfy: Any) -> None:
+    slow(comfy)
+    created = await submit(client, [upscale(1 + i / 10) for i in range(4)])
+    await wait_prompt(client, created["prompts"][0]["id"], {"running"})
+    resp = await client.post(f"/api/vq/v1/jobs/{created['id']}/cancel")
+    body = await resp.json()
+    assert resp.status == 200 and body["canceled"] + body["canceling"] == 4
+    done = await wait_job(client, created["id"], {"canceled"}, timeout=5)
+    assert {p["status"] for p in done["prompts"]} == {"canceled"}
+    assert comfy_ids(comfy) == (set(), set())
+
+
+async def test_retry_failed_prompt_keeps_lineage(client: Any, comfy: Any) -> None:
+    comfy.make_corrupt("vq_corrupt.png")
+    created = await submit(client, [comfy_graph("exec_error_corrupt_image")])
+    failed = await wait_job(client, created["id"], {"failed"})
+    first_comfy_id = failed["prompts"][0]["comfy_prompt_id"]
+    comfy.make_image("vq_corrupt.png")  # the user fixes the input
+    resp = await client.post(f"/api/vq/v1/jobs/{created['id']}/retry")
+    assert resp.status == 200 and (await resp.json())["retried"] == 1
+    done = await wait_job(client, created["id"], {"succeeded", "failed"})
+    (prompt,) = done["prompts"]
+    assert done["status"] == "succeeded" and prompt["attempt"] == 2
+    assert [a["status"] for a in prompt["attempts"]] == ["failed", "succeeded"]
+    assert prompt["attempts"][0]["comfy_prompt_id"] == first_comfy_id != prompt["comfy_prompt_id"]
+    assert prompt["error"] is None
+
+
+async def test_pause_pulls_unstarted_prompts_back_and_resume_finishes(client: Any, comfy: Any, plugin: Any) -> None:
+    slow(comfy, seconds=1.0)
+    created = await submit(client, [upscale(1 + i / 10) for i in range(3)])
+    first, second, third = (p["id"] for p in created["prompts"])
+    await wait_prompt(client, first, {"running"})
+    await wait_prompt(client, second, {"queued"})
+    state = await (await client.post("/api/vq/v1/queue/pause")).json()
+    assert state["paused"] is True and state["worker"] == "paused"
+    detail = await job(client, created["id"])
+    assert [p["status"] for p in detail["prompts"]] == ["running", "pending", "pending"]
+    assert detail["prompts"][1]["attempts"] == [] and detail["prompts"][1]["attempt"] == 0
+    assert len(comfy_ids(comfy)[1]) == 0
+    await wait_prompt(client, first, {"succeeded"})  # the running one finishes
+    assert (await job(client, created["id"]))["prompts"][1]["status"] == "pending"
+    assert plugin.store.get_setting("paused") is True
+    await client.post("/api/vq/v1/queue/resume")
+    done = await wait_job(client, created["id"], {"succeeded"}, timeout=10)
+    assert all(p["attempt"] == 1 for p in done["prompts"]), "a pulled-back prompt must not spend an attempt"
+
+
+async def test_clear_requires_the_count_the_user_saw(client: Any, plugin: Any) -> None:
+    await plugin.jobs.pause()
+    created = await submit(client, [upscale(1 + i / 10) for i in range(3)])
+    resp = await client.post("/api/vq/v1/queue/clear", json={"expected_count": 2})
+    err = (await resp.json())["error"]
+    assert resp.status == 409 and err["code"] == "count_changed" and err["details"]["actual"] == 3
+    assert (await job(client, created["id"]))["counts"] == {"pending": 3}, "a refused clear touches nothing"
+    resp = await client.post("/api/vq/v1/queue/clear", json={"expected_count": 3})
+    assert (await resp.json()) == {"cleared": 3}
+    assert (await job(client, created["id"]))["status"] == "canceled"
+
+
+async def test_clear_leaves_running_work_alone_unless_asked(client: Any, comfy: Any) -> None:
+    slow(comfy, seconds=1.0)
+    created = await submit(client, [upscale(1.1), upscale(1.2), upscale(1.3)])
+    await wait_prompt(client, created["prompts"][0]["id"], {"running"})
+    await wait_prompt(client, created["prompts"][1]["id"], {"queued"})
+    resp = await client.post("/api/vq/v1/queue/clear", json={"expected_count": 2})
+    assert (await resp.json()) == {"cleared": 2}
+    done = await wait_job(client, created["id"], {"canceled"}, timeout=10)
+    assert [p["status"] for p in done["prompts"]] == ["succeeded", "canceled", "canceled"]
+
+
+@pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
+async def test_prompt_timeout_interrupts_and_fails(client: Any, comfy: Any, plugin: Any) -> None:
+    plugin.settings.prompt_timeout_seconds = 0.3
+    slow(comfy, seconds=5.0, steps=50)
+    created = await submit(client, [upscale(1.1)])
+    done = await wait_job(client, created["id"], {"failed"}, timeout=5)
+    assert done["prompts"][0]["error"]["type"] == "timeout"
+
+
+async def test_interrupt_from_comfyui_ui_cancels_the_prompt(client: Any, comfy: Any) -> None:
+    slow(comfy)
+    created = await submit(client, [upscale(1.1)])
+    await wait_prompt(client, created["prompts"][0]["id"], {"running"})
+    await client.post("/interrupt", json={})  # the global Cancel button in ComfyUI
+    done = await wait_job(client, created["id"], {"canceled"}, timeout=5)
+    assert "outside vq" in done["prompts"][0]["error"]["message"]
+
+
+async def test_prompt_that_vanishes_from_comfyui_is_retried_then_succeeds(client: Any, comfy: Any) -> None:
+    slow(comfy, seconds=1.0)
+    created = await submit(client, [upscale(1.1), upscale(1.2)])
+    second = await wait_prompt(client, created["prompts"][1]["id"], {"queued"})
+    comfy.queue.delete_queue_item(lambda item: item[1] == second["comfy_prompt_id"])  # e.g. ComfyUI's "Clear queue"
+    done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=10)
+    prompt = done["prompts"][1]
+    assert prompt["status"] == "succeeded" and prompt["attempt"] == 2
+    assert [a["status"] for a in prompt["attempts"]] == ["interrupted", "succeeded"]
+
+
+async def test_partially_valid_graph_is_refused_whole(client: Any, comfy: Any) -> None:
+    graph = upscale()
+    graph["10"] = {"class_type": "LoadImage", "inputs": {"image": "missing.png"}}
+    graph["11"] = {"class_type": "SaveImage", "inputs": {"images": ["10", 0], "filename_prefix": "bad"}}
+    created = await submit(client, [graph])
+    done = await wait_job(client, created["id"], {"failed", "succeeded"})
+    prompt = done["prompts"][0]
+    assert prompt["status"] == "failed" and prompt["error"]["node_id"] == "10"
+    assert comfy_ids(comfy) == (set(), set())
