@@ -17,8 +17,13 @@ _WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 _UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload", "file_upload")
 
 
-def check_graph(graph: dict[str, Any], object_info: dict[str, Any]) -> list[str]:
-    """Problems found, each naming the node, its class and the input; empty when valid."""
+def check_graph(graph: dict[str, Any], object_info: dict[str, Any], *, strict: bool = True) -> list[str]:
+    """Problems found, each naming the node, its class and the input; empty when valid.
+
+    `strict` also reports inputs the node class does not declare. ComfyUI ignores those,
+    so without it a template written for a newer server (e.g. 0.8.0's required
+    `resolution_steps`) still passes on an older one.
+    """
     problems: list[str] = []
     outputs = 0
     for node_id, node in graph.items():
@@ -39,7 +44,8 @@ def check_graph(graph: dict[str, Any], object_info: dict[str, Any]) -> list[str]
         for name, value in node["inputs"].items():
             spec = input_spec(info, name)
             if spec is None:
-                problems.append(f"{where}: unknown input {name!r}")
+                if strict:
+                    problems.append(f"{where}: unknown input {name!r}")
             elif isinstance(value, list):
                 problems.extend(_check_link(graph, object_info, where, name, spec, value))
             else:

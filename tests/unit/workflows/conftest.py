@@ -26,12 +26,21 @@ def shared_dir() -> Path:
     return Path(os.environ.get("VQ_SHARED_DIR") or REPO.parent / "shared")
 
 
-@pytest.fixture(scope="session")
-def object_info() -> dict[str, Any]:
-    path = shared_dir() / "comfy" / "object_info-0.8.0.json"
+def _object_info(version: str) -> dict[str, Any]:
+    path = shared_dir() / "comfy" / f"object_info-{version}.json"
     if not path.is_file():
         pytest.fail(f"node schemas not found at {path}; set VQ_SHARED_DIR to the shared/ folder")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def object_info() -> dict[str, Any]:
+    return _object_info("0.8.0")
+
+
+@pytest.fixture(scope="session")
+def object_info_0364() -> dict[str, Any]:
+    return _object_info("0.3.64")
 
 
 @pytest.fixture(scope="session")

@@ -93,7 +93,6 @@ def test_definition_errors_name_file_field_and_reason(tmp_path, write_def, mini,
 @pytest.mark.parametrize("change, reason", [
     (lambda t: t["3"].update(class_type="NoSuchNode"), "node 3 (NoSuchNode): node class 'NoSuchNode' is not installed"),
     (lambda t: t["4"]["inputs"].pop("filename_prefix"), "required input 'filename_prefix' is not set"),
-    (lambda t: t["3"]["inputs"].update(colour=1), "unknown input 'colour'"),
     (lambda t: t["4"]["inputs"].update(images=["1", 1]), "input 'images' expects IMAGE but node 1 output 1 is MASK"),
     (lambda t: t["4"]["inputs"].update(images=["1", 5]), "links to output 5 of node 1 (LoadImage), which has 2"),
     (lambda t: t["3"]["inputs"].update(image="not a link"), "expects a link to a IMAGE output"),
@@ -108,12 +107,25 @@ def test_template_checked_against_node_schemas(tmp_path, write_def, mini, object
     assert any(reason in r for r in found.values()), found
 
 
-def test_bound_input_must_exist_on_the_node_class(tmp_path, write_def, mini, object_info):
+def test_bound_input_must_exist_on_the_node_class(load_def, mini, object_info):
     defn, template = mini
     defn["params"][1]["bind"] = "3.inputs.scale"
+    problems = dict(schema_problems(load_def(defn, template), object_info))
+    assert "ImageScaleBy has no input 'scale'" in problems["params.scale_by.bind"]
+
+
+def test_catalog_ignores_inputs_the_server_does_not_declare(tmp_path, write_def, mini, object_info):
+    defn, template = mini
+    template["3"]["inputs"]["resolution_steps"] = 8  # e.g. an input newer ComfyUI versions added
     write_def(defn, template)
-    _cat, found = problems_of(tmp_path, object_info)
-    assert "ImageScaleBy has no input 'scale'" in found[("mini.yaml", "params.scale_by.bind")]
+    cat, found = problems_of(tmp_path, object_info)
+    assert found == {} and cat.names() == ["mini"]
+    assert check_graph(template, object_info) == ["node 3 (ImageScaleBy): unknown input 'resolution_steps'"]
+
+
+def test_shipped_workflows_also_load_on_comfyui_0_3_64(shipped_dir, object_info_0364):
+    cat = Catalog([shipped_dir], object_info=lambda: object_info_0364)
+    assert cat.reload() == [] and cat.names() == SHIPPED
 
 
 def test_without_object_info_templates_load_unchecked_then_reload_checks(tmp_path, write_def, mini, object_info):
