@@ -9,6 +9,8 @@ history entries.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import json
 import os
 import subprocess
@@ -236,3 +238,529 @@ async def test_recorded_session_replays_like_real_comfyui(host: FakeComfy, aioht
     assert [v["prompt"][0] for v in last_two.values()] == [v["prompt"][0] for v in want_last_two.values()]
     assert await (await client.get("/queue")).json() == RESPONSES["queue_after"]
     await ws.close()
+
+
+# --- caching ------------------------------------------------------------------------------
+
+
+async def test_identical_resubmit_is_fully_cached_and_resends_executed(host: FakeComfy) -> None:
+    host.start_worker()
+    first, _ = await run_prompt(host, graph("upscale"))
+    second, sent = await run_prompt(host, graph("upscale"))
+    assert [s.event for s in sent] == [
+        "status", "status", "execution_start", "execution_cached", "executed",
+        "progress_state", "execution_success", "status", "executing",
+    ]  # fmt: skip
+    by_event = {s.event: s.data for s in sent}
+    assert by_event["execution_cached"]["nodes"] == ["1", "2", "3"]
+    assert by_event["executed"]["output"]["images"][0]["filename"] == "upscale_00001_.png"
+    assert list(by_event["progress_state"]["nodes"]) == ["3"]
+    entry = host.queue.get_history(second)[second]
+    assert entry["outputs"] == host.queue.get_history(first)[first]["outputs"]
+    assert len(os.listdir(Path(host.paths.get_output_directory()) / "vq_smoke")) == 1
+
+
+@pytest.mark.parametrize(("profile", "outputs_kept"), [("0.8.0", False), ("0.3.64", True)])
+async def test_cached_outputs_without_client_id_depend_on_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, outputs_kept: bool
+) -> None:
+    host = make_host(tmp_path, monkeypatch, profile)
+    host.start_worker()
+    try:
+        await run_prompt(host, graph("upscale"), client_id=None)
+        pid, sent = await run_prompt(host, graph("upscale"), client_id=None)
+    finally:
+        host.stop()
+    # Without a client_id only broadcasts happen: status and progress_state.
+    assert {(s.event, s.sid) for s in sent} == {("status", None), ("progress_state", None)}
+    entry = host.queue.get_history(pid)[pid]
+    assert bool(entry["outputs"]) is outputs_kept
+    assert [m[0] for m in entry["status"]["messages"]] == ["execution_start", "execution_cached", "execution_success"]
+
+
+# --- queue items by profile -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("profile", "arity"), [("0.3.64", 5), ("0.8.0", 6), ("newer", 6)])
+async def test_queue_item_arity_and_extra_data_by_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, arity: int
+) -> None:
+    host = make_host(tmp_path, monkeypatch, profile)
+    extra = {"auth_token_comfy_org": "secret", "vq_job": "j1"}
+    answer = await host.submit_as_ui(graph("upscale"), extra_data=extra)
+    (item,) = host.queue.queue
+    assert len(item) == arity
+    assert item[3]["client_id"] == "ui-tab"
+    assert ("create_time" in item[3]) is (profile != "0.3.64")
+    if arity == 6:
+        assert item[5] == {"auth_token_comfy_org": "secret"} and "auth_token_comfy_org" not in item[3]
+    host.start_worker()
+    try:
+        entry = await host.wait_for_history(answer["prompt_id"])
+    finally:
+        host.stop()
+    assert len(entry["prompt"]) == 5
+    assert entry["status"]["status_str"] == "success"
+
+
+async def test_a_five_tuple_kills_the_0_8_0_worker_for_good(host: FakeComfy) -> None:
+    host.start_worker()
+    host.queue.put((0, "five", graph("upscale"), {"client_id": CID}, ["3"]))
+    await wait_until(lambda: not host.worker.alive)
+    assert isinstance(host.worker.error, IndexError)
+    assert [item[1] for item in host.queue.currently_running.values()] == ["five"]
+    answer = await host.submit_as_ui(graph("upscale"))
+    await asyncio.sleep(0.2)
+    assert [item[1] for item in host.queue.queue] == [answer["prompt_id"]]  # never runs
+
+
+async def test_a_five_tuple_runs_on_0_3_64(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = make_host(tmp_path, monkeypatch, "0.3.64")
+    host.start_worker()
+    try:
+        host.queue.put((0, "five", graph("upscale"), {"client_id": CID}, ["3"]))
+        entry = await host.wait_for_history("five")
+    finally:
+        host.stop()
+    assert entry["status"]["completed"] is True and host.worker.error is None
+
+
+# --- interrupt ------------------------------------------------------------------------------------
+
+
+async def start_slow(host: FakeComfy, **behavior: Any) -> str:
+    for key, value in behavior.items():
+        setattr(host.behavior, key, value)
+    answer = await host.submit_as_ui(graph("upscale"), client_id=CID)
+    await wait_until(lambda: any(s.event == "executing" and s.data.get("node") == "2" for s in list(host.sent)))
+    return answer["prompt_id"]
+
+
+async def test_targeted_interrupt_only_hits_the_running_prompt(host: FakeComfy, aiohttp_client) -> None:
+    client = await aiohttp_client(host.app)
+    host.start_worker()
+    pid = await start_slow(host, node_seconds={"ImageScaleBy": 0.3})
+    resp = await client.post("/interrupt", json={"prompt_id": str(uuid.uuid4())})
+    assert (resp.status, await resp.text()) == (200, "")
+    assert host.interrupts == []
+    resp = await client.post("/interrupt", json={"prompt_id": pid})
+    assert resp.status == 200
+    (call,) = host.interrupts
+    assert (call.value, call.running) == (True, (pid,))
+    entry = await host.wait_for_history(pid)
+    status = entry["status"]
+    assert (status["status_str"], status["completed"]) == ("error", False)
+    event, data = status["messages"][-1]
+    assert event == "execution_interrupted"
+    # Nodes without progress are interrupted at the next boundary: node 3 (SaveImage).
+    assert (data["node_id"], data["node_type"], sorted(data["executed"])) == ("3", "SaveImage", ["1", "2"])
+    assert entry["outputs"] == {} and entry["meta"] == {}
+
+
+async def test_progress_steps_report_and_are_interrupt_points(host: FakeComfy) -> None:
+    host.start_worker()
+    pid = await start_slow(host, node_seconds={"ImageScaleBy": 2.0}, progress_steps={"ImageScaleBy": 20})
+    await wait_until(lambda: any(s.event == "progress" for s in list(host.sent)))
+    host.nodes_module.interrupt_processing()
+    entry = await host.wait_for_history(pid, timeout=1.0)  # well before the node's 2 s
+    assert entry["status"]["messages"][-1][1]["node_id"] == "2"
+    progress = [s for s in host.sent if s.event == "progress"]
+    assert progress[0].data == {"value": 1, "max": 20, "prompt_id": pid, "node": "2"} and progress[0].sid == CID
+    state = next(s for s in reversed(host.sent) if s.event == "progress_state")
+    assert state.data["nodes"]["2"]["state"] == "running" and state.data["nodes"]["2"]["max"] == 20
+
+
+async def test_an_interrupt_before_execution_starts_is_lost(host: FakeComfy) -> None:
+    host.behavior.start_delay_seconds = 0.3
+    host.start_worker()
+    answer = await host.submit_as_ui(graph("upscale"))
+    await wait_until(lambda: host.queue.currently_running)
+    assert not any(s.event == "execution_start" for s in host.sent)
+    host.nodes_module.interrupt_processing(True)
+    entry = await host.wait_for_history(answer["prompt_id"])
+    assert entry["status"]["messages"][-1][0] == "execution_success"
+
+
+async def test_interrupt_if_running_only_on_newer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = make_host(tmp_path, monkeypatch, "0.8.0")
+    assert not hasattr(old.queue, "interrupt_if_running")
+    host = make_host(tmp_path, monkeypatch, "newer")
+    host.start_worker()
+    try:
+        pid = await start_slow(host, node_seconds={"ImageScaleBy": 0.3})
+        assert host.queue.interrupt_if_running(str(uuid.uuid4())) is False
+        assert host.queue.interrupt_if_running(pid) is True
+        entry = await host.wait_for_history(pid)
+    finally:
+        host.stop()
+    assert entry["status"]["messages"][-1][0] == "execution_interrupted"
+    assert [c.running for c in host.interrupts] == [(pid,)]
+
+
+async def test_failing_node_knob_gives_execution_error(host: FakeComfy) -> None:
+    host.behavior.fail_nodes = {"ImageScaleBy": ("torch.OutOfMemoryError", "Allocation on device")}
+    host.start_worker()
+    pid, sent = await run_prompt(host, graph("upscale"))
+    error = next(s.data for s in sent if s.event == "execution_error")
+    assert (error["exception_type"], error["exception_message"]) == ("torch.OutOfMemoryError", "Allocation on device\n")
+    assert error["node_id"] == "2" and error["executed"] == ["1"]
+    assert error["current_inputs"]["upscale_method"] == ["lanczos"]
+
+
+# --- pending queue and history ------------------------------------------------------------------
+
+
+async def test_delete_and_clear_pending_prompts(host: FakeComfy, aiohttp_client) -> None:
+    client = await aiohttp_client(host.app)
+    answers = [await host.submit_as_ui(graph("upscale"), prompt_id=f"p{i}") for i in range(3)]
+    assert host.queue.delete_queue_item(lambda item: item[1] == "nope") is False
+    assert host.queue.delete_queue_item(lambda item: item[1] == "p0") is True
+    resp = await client.post("/queue", json={"delete": ["p1"]})
+    assert (resp.status, await resp.text()) == (200, "")
+    assert [item[1] for item in (await (await client.get("/queue")).json())["queue_pending"]] == ["p2"]
+    await client.post("/queue", json={"clear": True})
+    assert host.queue.get_tasks_remaining() == 0
+    assert [a["number"] for a in answers] == [0, 1, 2]
+    statuses = [s.data["status"]["exec_info"]["queue_remaining"] for s in host.sent if s.event == "status"]
+    assert statuses == [1, 2, 3, 2, 1, 0]
+
+
+class _StubServer:
+    def __init__(self) -> None:
+        self.updates = 0
+
+    def queue_updated(self) -> None:
+        self.updates += 1
+
+
+def test_history_eviction_and_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prompt_queue_module, "MAXIMUM_HISTORY_SIZE", 3)
+    q = prompt_queue_module.PromptQueue(_StubServer())
+    status = q.ExecutionStatus("success", True, [])
+    for i in range(6):
+        q.put((i, f"p{i}", {}, {}, [], {"api_key_comfy_org": "k"}))
+        item, item_id = q.get()
+        q.task_done(item_id, {"outputs": {"1": i}, "meta": {}}, status, process_item=lambda t: t[:5] + t[6:])
+    # One entry is evicted only once the cap is exceeded: cap + 1 remain.
+    assert list(q.get_history()) == ["p2", "p3", "p4", "p5"]
+    assert list(q.get_history(max_items=2)) == ["p4", "p5"]
+    assert list(q.get_history(max_items=2, offset=1)) == ["p3", "p4"]
+    entry = q.get_history("p5")["p5"]
+    assert entry["prompt"] == (5, "p5", {}, {}, []) and entry["status"]["status_str"] == "success"
+    entry["outputs"]["1"] = "mutated"
+    assert q.get_history("p5")["p5"]["outputs"]["1"] == 5  # a deep copy
+    q.delete_history_item("p2")
+    q.wipe_history()
+    assert q.get_history() == {} and q.get_history("p3") == {}
+
+
+async def test_history_routes(host: FakeComfy, aiohttp_client) -> None:
+    client = await aiohttp_client(host.app)
+    host.start_worker()
+    pid, _ = await run_prompt(host, graph("upscale"))
+    assert list(await (await client.get(f"/api/history/{pid}")).json()) == [pid]
+    assert await (await client.get("/history/unknown")).json() == {}
+    await client.post("/history", json={"delete": [pid]})
+    assert await (await client.get("/history")).json() == {}
+    assert await (await client.get("/prompt")).json() == {"exec_info": {"queue_remaining": 0}}
+
+
+# --- validation -------------------------------------------------------------------------------------
+
+
+async def validate(host: FakeComfy, g: dict[str, Any]) -> tuple[bool, Any, list[str], dict[str, Any]]:
+    return await host.execution_module.validate_prompt("pid", g, None)
+
+
+async def test_validation_error_shapes(host: FakeComfy) -> None:
+    g = graph("upscale")
+    g["2"]["inputs"]["upscale_method"] = "bogus"
+    ok, error, outputs, node_errors = await validate(host, g)
+    assert (ok, error["type"], outputs) == (False, "prompt_outputs_failed_validation", [])
+    (err,) = node_errors["2"]["errors"]
+    assert (err["type"], err["details"]) == (
+        "value_not_in_list",
+        "upscale_method: 'bogus' not in ['nearest-exact', 'bilinear', 'area', 'bicubic', 'lanczos']",
+    )
+    for value, kind, message in [
+        (9.0, "value_bigger_than_max", "Value 9.0 bigger than max of 8.0"),
+        (0.001, "value_smaller_than_min", "Value 0.001 smaller than min of 0.01"),
+    ]:
+        g = graph("upscale")
+        g["2"]["inputs"]["scale_by"] = value
+        err = (await validate(host, g))[3]["2"]["errors"][0]
+        assert (err["type"], err["message"], err["details"]) == (kind, message, "scale_by")
+    g = graph("upscale")
+    g["3"]["inputs"]["images"] = ["1", 1]  # LoadImage's MASK into SaveImage's IMAGE
+    err = (await validate(host, g))[3]["3"]["errors"][0]
+    assert (err["type"], err["details"]) == ("return_type_mismatch", "images, received_type(MASK) mismatch input_type(IMAGE)")
+    g["3"]["inputs"]["images"] = ["1"]
+    assert (await validate(host, g))[3]["3"]["errors"][0]["type"] == "bad_linked_input"
+
+
+async def test_partial_success_and_value_conversion(host: FakeComfy) -> None:
+    g = graph("upscale")
+    g["2"]["inputs"]["scale_by"] = "2"
+    g["4"] = {"class_type": "SaveImage", "inputs": {"images": ["5", 0], "filename_prefix": "x"}}
+    g["5"] = {"class_type": "LoadImage", "inputs": {"image": "missing.png"}}
+    answer = await host.submit_as_ui(g)
+    assert answer["node_errors"]["5"]["dependent_outputs"] == ["4"]
+    (item,) = host.queue.queue
+    assert item[4] == ["3"] and item[2]["2"]["inputs"]["scale_by"] == 2.0
+
+
+async def test_load_image_names_and_model_combos(host: FakeComfy) -> None:
+    host.make_image("deep.png", subfolder="vq/2026")
+    Image.new("RGB", (8, 8)).save(Path(host.paths.get_output_directory()) / "render_00001_.png")
+    for name in ("vq/2026/deep.png", "render_00001_.png [output]"):
+        g = graph("upscale")
+        g["1"]["inputs"]["image"] = name
+        assert (await validate(host, g))[0] is True, name
+    g = {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "wan.safetensors", "weight_dtype": "default"}},
+        "2": {"class_type": "ModelSamplingSD3", "inputs": {"model": ["1", 0], "shift": 5.0}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
+    }
+    err = (await validate(host, g))[3]["1"]["errors"][0]
+    assert (err["type"], err["details"]) == ("value_not_in_list", "unet_name: 'wan.safetensors' not in []")
+    host.add_model("unet", "wan.safetensors")
+    assert (await validate(host, g))[0] is True
+    assert host.folder_paths_module.get_filename_list("diffusion_models") == ["wan.safetensors"]
+
+
+async def test_model_graph_flows_through_pass_through_nodes(host: FakeComfy) -> None:
+    g = json.loads((comfy_data_dir().parent / "reference" / "workflows" / "wan22-i2v-2pass.json").read_text())
+    for node in g.values():
+        for name, value in node["inputs"].items():
+            folder = {"unet_name": "unet", "lora_name": "loras", "clip_name": "clip", "vae_name": "vae"}.get(name)
+            if folder:
+                host.add_model(folder, value)
+            if name == "image":
+                host.make_image(value)
+    host.start_worker()
+    pid, sent = await run_prompt(host, g)
+    entry = host.queue.get_history(pid)[pid]
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    (output,) = entry["outputs"].values()
+    assert output["animated"] == [True] and output["images"][0]["filename"].endswith("_00001_.mp4")
+    progress = [s.data for s in sent if s.event == "progress"]
+    assert {p["node"] for p in progress} == {"13", "14"}
+    assert all(set(p) == {"value", "max", "prompt_id", "node"} for p in progress)
+
+
+async def test_newer_refuses_non_canonical_prompt_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = make_host(tmp_path, monkeypatch, "newer")
+    answer = await host.submit_as_ui(graph("upscale"), prompt_id="vq-1")
+    assert answer["error"]["type"] == "invalid_prompt_id" and answer["node_errors"] == {}
+    good = str(uuid.uuid4())
+    assert (await host.submit_as_ui(graph("upscale"), prompt_id=good))["prompt_id"] == good
+    old = make_host(tmp_path, monkeypatch, "0.8.0")
+    assert (await old.submit_as_ui(graph("upscale"), prompt_id="vq-1"))["prompt_id"] == "vq-1"
+
+
+# --- modules by profile -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", ["0.3.64", "0.8.0", "newer"])
+def test_module_surface_by_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str) -> None:
+    host = make_host(tmp_path, monkeypatch, profile)
+    modules = {name: importlib.import_module(name) for name in host.modules}
+    assert modules == host.modules
+    assert modules["server"].PromptServer.instance is host.server
+    assert modules["comfyui_version"].__version__ == {"0.3.64": "0.3.64", "0.8.0": "0.8.0", "newer": "0.36.0"}[profile]
+    validate_prompt = modules["execution"].validate_prompt
+    assert inspect.iscoroutinefunction(validate_prompt) and len(inspect.signature(validate_prompt).parameters) == 3
+    fp = modules["folder_paths"]
+    assert hasattr(fp, "get_system_user_directory") is (profile != "0.3.64")
+    if profile != "0.3.64":
+        assert fp.get_system_user_directory("video_queue") == os.path.join(fp.get_user_directory(), "__video_queue")
+    has_process_item = "process_item" in inspect.signature(host.queue.task_done).parameters
+    assert has_process_item is (profile != "0.3.64")
+    assert not hasattr(host.server, "last_prompt_id")  # appears with the first prompt
+    assert len(modules["nodes"].NODE_CLASS_MAPPINGS) == (382 if profile == "0.3.64" else 445)
+
+
+def test_folder_paths_naming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = make_host(tmp_path, monkeypatch)
+    fp = host.folder_paths_module
+    out = fp.get_output_directory()
+    folder, name, counter, sub, _ = fp.get_save_image_path("vq/clip", out, 64, 48)
+    assert (folder, name, counter, sub) == (os.path.join(out, "vq"), "clip", 1, "vq")
+    for file in ("clip_00001_.png", "clip_00007_.mp4", "clipper_00009_.png"):
+        Path(folder, file).touch()
+    assert fp.get_save_image_path("vq/clip", out)[2] == 8
+    with pytest.raises(Exception, match="outside the output folder"):
+        fp.get_save_image_path("../escape", out)
+    assert fp.annotated_filepath("a.png [output]") == ("a.png", out)
+    assert fp.annotated_filepath("a.png[output]") == ("a.pn", out)  # the space is required
+    assert fp.get_annotated_filepath("a.png") == os.path.join(fp.get_input_directory(), "a.png")
+    assert fp.get_directory_by_type("models") is None
+    assert fp.get_filename_list("loras") == [] and os.path.isdir(Path(fp.models_dir, "upscale_models"))
+
+
+# --- files over HTTP ----------------------------------------------------------------------------
+
+
+async def test_upload_and_view(host: FakeComfy, aiohttp_client) -> None:
+    client = await aiohttp_client(host.app)
+    png = (Path(host.paths.get_input_directory()) / "vq_smoke.png").read_bytes()
+
+    async def upload(data: bytes, **fields: str) -> dict[str, Any]:
+        form = aiohttp.FormData()
+        form.add_field("image", data, filename="vq_smoke.png", content_type="image/png")
+        for key, value in fields.items():
+            form.add_field(key, value)
+        resp = await client.post("/upload/image", data=form)
+        assert resp.status == 200
+        return await resp.json()
+
+    assert await upload(png) == RESPONSES["upload_image_response"]["body"]  # same bytes: reused
+    assert (await upload(b"other"))["name"] == "vq_smoke (1).png"
+    assert await upload(png, subfolder="vq/up", type="input") == {"name": "vq_smoke.png", "subfolder": "vq/up", "type": "input"}
+    resp = await client.get("/view", params={"filename": "vq_smoke.png", "type": "input", "subfolder": "vq/up"})
+    assert (resp.status, resp.content_type, await resp.read()) == (200, "image/png", png)
+    resp = await client.get("/api/view", params={"filename": "vq_smoke.png", "type": "input", "preview": "webp;50"})
+    assert (resp.status, resp.content_type) == (200, "image/webp")
+    assert (await client.get("/view", params={"filename": "../x.png"})).status == 400
+    assert (await client.get("/view", params={"filename": "x.png", "subfolder": "../../"})).status == 403
+    assert (await client.get("/view", params={"filename": "nope.png"})).status == 404
+
+
+# --- websocket ----------------------------------------------------------------------------------------
+
+
+async def test_websocket_feature_flags_and_targeting(host: FakeComfy, aiohttp_client) -> None:
+    boot = load_comfy_json("frontend-boot-0.8.0.json")["ws"]
+    client = await aiohttp_client(host.app)
+    host.start_worker()  # runs publish_loop
+    ws = await client.ws_connect("/ws")
+    hello = await ws.receive_json()
+    sid = hello["data"]["sid"]
+    assert len(sid) == 32 and hello["data"]["status"] == {"exec_info": {"queue_remaining": 0}}
+    await ws.send_json(boot["client_to_server"][0]["msg"])
+    assert await ws.receive_json() == boot["server_to_client"][1]["msg"]
+    assert host.server.sockets_metadata[sid]["feature_flags"] == boot["client_to_server"][0]["msg"]["data"]
+    host.server.send_sync("vq.nobody", {"x": 1}, "someone-else")  # unknown sid: dropped
+    host.server.send_sync("vq.mine", {"x": 2}, sid)
+    host.server.send_sync("vq.all", {"x": 3})
+    assert [(await ws.receive_json())["type"] for _ in range(2)] == ["vq.mine", "vq.all"]
+    await ws.close()
+    await wait_until(lambda: sid not in host.server.sockets)
+
+
+# --- loading a custom node package --------------------------------------------------------------------
+
+
+PLUGIN = '''
+from aiohttp import web
+from server import PromptServer
+
+routes = PromptServer.instance.routes
+
+@routes.get("/probe/ping")
+async def ping(request):
+    return web.json_response({"module": __name__})
+
+async def on_startup(app):
+    import os
+    open(os.path.join(os.path.dirname(__file__), "started"), "w").close()
+
+PromptServer.instance.app.on_startup.append(on_startup)
+NODE_CLASS_MAPPINGS = {}
+WEB_DIRECTORY = "./web"
+'''
+
+
+def write_plugin(root: Path, body: str = PLUGIN) -> Path:
+    (root / "web" / "js").mkdir(parents=True)
+    (root / "web" / "js" / "probe.js").write_text("export {};\n")
+    (root / "__init__.py").write_text(body)
+    return root
+
+
+async def test_load_custom_node_like_comfyui(host: FakeComfy, tmp_path: Path, aiohttp_client) -> None:
+    plugin = write_plugin(tmp_path / "my.nodes" / "vq.probe")
+    assert host.load_custom_node(plugin) is True
+    mangled = str(plugin).replace(".", "_x_")
+    assert mangled in sys.modules
+    assert host.nodes_module.LOADED_MODULE_DIRS["vq.probe"] == str(plugin)
+    assert host.nodes_module.EXTENSION_WEB_DIRS == {"vq.probe": str(plugin / "web")}
+    client = await aiohttp_client(host.app)
+    for path in ("/probe/ping", "/api/probe/ping"):
+        assert await (await client.get(path)).json() == {"module": mangled}
+    listed = await (await client.get("/api/extensions")).json()
+    assert [x for x in listed if not x.startswith("/extensions/core/")] == ["/extensions/vq.probe/js/probe.js"]
+    assert (await client.get("/extensions/vq.probe/js/probe.js")).status == 200
+    assert (plugin / "started").exists()  # app.on_startup ran
+
+
+async def test_failed_custom_nodes_return_false(host: FakeComfy, tmp_path: Path, caplog) -> None:
+    broken = write_plugin(tmp_path / "broken", "raise RuntimeError('boom')\n")
+    assert host.load_custom_node(broken) is False
+    assert "Cannot import" in caplog.text and "boom" in caplog.text
+    no_mappings = write_plugin(tmp_path / "no_mappings", "WEB_DIRECTORY = './web'\n")
+    assert host.load_custom_node(no_mappings) is False
+    assert "lack of NODE_CLASS_MAPPINGS" in caplog.text
+    assert "no_mappings" in host.nodes_module.EXTENSION_WEB_DIRS  # JS is served anyway
+
+
+# --- the subprocess stand-in for main.py ---------------------------------------------------------------
+
+
+def test_subprocess_entry_point_serves_and_runs_a_prompt(tmp_path: Path) -> None:
+    base = tmp_path / "state"
+    plugin = write_plugin(tmp_path / "probe_src")
+    (base / "custom_nodes").mkdir(parents=True)
+    (base / "custom_nodes" / "probe").symlink_to(plugin)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fixtures.fakecomfy.main", "--base-directory", str(base), "--port", "0"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        url = None
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.startswith("To see the GUI go to: "):
+                url = line.split(": ", 1)[1].strip()
+                break
+        assert url, "no ready line"
+
+        def call(path: str, body: Any = None, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+            if body is not None:
+                data, headers = json.dumps(body).encode(), {"Content-Type": "application/json"}
+            request = urllib.request.Request(url + path, data=data, headers=headers or {})
+            with urllib.request.urlopen(request, timeout=5) as resp:
+                return json.loads(resp.read() or b"null")
+
+        assert call("/system_stats")["system"]["comfyui_version"] == "0.8.0"
+        assert call("/api/probe/ping")["module"].endswith("custom_nodes/probe")
+        assert (plugin / "started").exists()
+        boundary = "vqboundary"
+        form = (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"vq_smoke.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode() + _small_png() + f"\r\n--{boundary}--\r\n".encode()
+        assert call("/upload/image", data=form, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})[
+            "name"
+        ] == "vq_smoke.png"
+        pid = call("/prompt", {"prompt": graph("upscale"), "client_id": "cli"})["prompt_id"]
+        deadline = time.monotonic() + 10
+        while not (entry := call(f"/history/{pid}")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert entry[pid]["status"]["status_str"] == "success"
+        assert (base / "output" / "vq_smoke" / "upscale_00001_.png").is_file()
+    finally:
+        proc.kill()  # SIGKILL: the crash path the plugin must survive
+        proc.wait(timeout=5)
+    assert proc.returncode == -9
+
+
+def _small_png() -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
