@@ -1,0 +1,148 @@
+"""vq submit / workflows / cleanup against the fake API: parameter typing before anything
+is queued, the request body, --dry-run, --wait, and the exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import REPO
+from tests.unit.cli import samples as s
+from tests.unit.cli.fakes import FakeVq, Request, run
+from tests.unit.cli.snapshot import check
+from vq_extension.workflows import Catalog
+
+CATALOG = Catalog([REPO / "workflow_defs_v2"])
+
+
+def plan(n: int = 3) -> dict[str, Any]:
+    return {"dry_run": True, "workflow": "smoke-image", "prompts": [
+        {"input_file": f"/data/stills/img{i // 2 + 1}.png", "try_index": i % 2, "seed": 1000 + i,
+         "params": {"seed": 1000 + i}, "graph": {"2": {"class_type": "VQNoise", "inputs": {"seed": 1000 + i}}}}
+        for i in range(n)], "warnings": []}
+
+
+@pytest.fixture
+def fake() -> FakeVq:
+    fake = FakeVq()
+    for name in CATALOG.names():
+        fake.on("GET", f"/workflows/{name}", CATALOG.describe(name))
+    fake.error("GET", "/workflows/nope", 404, "not_found", "unknown workflow 'nope'; known: smoke-image, t2i")
+    fake.on("GET", "/workflows", {"workflows": CATALOG.summaries(), "problems": []})
+
+    def submit(req: Request) -> tuple[int, Any]:
+        if req.body.get("dry_run"):
+            return 200, plan()
+        return 201, {**s.detail("pending"), "id": 21, "name": req.body.get("name") or "3 prompts", "total": 3}
+
+    fake.on("POST", "/jobs", handler=submit)
+    return fake
+
+
+def posted(fake: FakeVq) -> dict[str, Any]:
+    (body,) = [r.body for r in fake.requests if r.method == "POST" and r.path == "/jobs"]
+    return body
+
+
+def test_submit_sends_typed_values_and_every_option(fake: FakeVq, tmp_path: Path) -> None:
+    r = run(fake, "submit", "wan-i2v", str(tmp_path), "--param", "steps=20", "-p", "cfg=3.5",
+            "-p", "flip_orientation=yes", "--per-file", "cat.png:positive_prompt=the cat yawns", "--tries", "2",
+            "--seed", "7", "--priority", "3", "--name", "night", "--no-stage", "--move-processed")
+    assert r.code == 0, r.err
+    assert posted(fake) == {
+        "workflow": "wan-i2v", "input": str(tmp_path), "params": {"steps": 20, "cfg": 3.5, "flip_orientation": True},
+        "per_file_params": {"cat.png": {"positive_prompt": "the cat yawns"}}, "prompt_mode": "per-image manual",
+        "tries": 2, "seed": 7, "randomize_seed": False, "priority": 3, "name": "night", "stage": False,
+        "move_processed": True, "dry_run": False}
+    assert r.out == "Queued job 21 (night): 3 prompts of smoke-image.\n"
+    assert "vq watch 21" in r.err
+
+
+def test_submit_input_forms(fake: FakeVq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.png").write_bytes(b"x")
+    monkeypatch.chdir(tmp_path)
+    run(fake, "submit", "t2i", "--param", "positive_prompt=fox")
+    assert posted(fake)["input"] is None
+    fake.requests.clear()
+    run(fake, "submit", "smoke-image", "a.png", "/on/the/server/b.png")
+    assert posted(fake)["input"] == [str(tmp_path / "a.png"), "/on/the/server/b.png"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--param", "steps"], "--param 'steps': expected NAME=VALUE"),
+    (["--param", "steps=abc"], "--param steps: expects an integer, got 'abc'"),
+    (["--param", "steps=1000"], "--param steps: 1000 is above the maximum 100"),
+    (["--param", "stepz=4"], "--param stepz: unknown parameter for workflow wan-i2v; did you mean steps?"),
+    (["--per-file", "cat.png:steps=3"], "--per-file cat.png:steps: cannot be set per file"),
+    (["--per-file", "cat.png"], "--per-file 'cat.png': expected FILE:NAME=VALUE"),
+])
+def test_a_bad_parameter_exits_2_naming_it_and_queues_nothing(fake: FakeVq, argv: list[str], message: str) -> None:
+    r = run(fake, "submit", "wan-i2v", "/data/stills", *argv)
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith(f"vq: error: {message}")
+    assert fake.calls("POST") == []
+
+
+def test_a_value_the_server_refuses_exits_2(fake: FakeVq) -> None:
+    fake.error("POST", "/jobs", 400, "invalid_request", "split_step: must not exceed steps",
+               {"param": "split_step"})
+    r = run(fake, "submit", "wan-i2v", "/data/stills", "-p", "split_step=9", "-p", "steps=4")
+    assert r.code == 2 and "split_step: must not exceed steps" in r.err
+
+
+def test_an_unknown_workflow_is_1_with_the_known_ones(fake: FakeVq) -> None:
+    r = run(fake, "submit", "nope")
+    assert r.code == 1 and "unknown workflow 'nope'" in r.err and fake.calls("POST") == []
+
+
+def test_dry_run_prints_the_plan_and_queues_nothing(fake: FakeVq) -> None:
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--tries", "2", "--dry-run")
+    assert r.code == 0 and posted(fake)["dry_run"] is True
+    assert "\x1b" not in r.out
+    check("submit-dry-run.txt", r.out)
+    verbose = run(fake, "submit", "smoke-image", "/data/stills", "--tries", "2", "--dry-run", "-v")
+    assert '"class_type": "VQNoise"' in verbose.out
+    assert run(fake, "submit", "smoke-image", "/data/stills", "--dry-run", "--json").json() == plan()
+
+
+def test_wait_follows_the_job_and_exits_by_its_outcome(fake: FakeVq) -> None:
+    fake.on("GET", "/jobs/21", {**s.finished("succeeded"), "id": 21})
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--wait")
+    assert r.code == 0 and r.out.splitlines()[-1].startswith("✓ job 21")
+    fake.on("GET", "/jobs/21", {**s.finished("failed"), "id": 21})
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--wait")
+    assert r.code == 1 and "job 21 ended failed" in r.err
+
+
+def test_json_submit_prints_the_created_job(fake: FakeVq) -> None:
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--json")
+    assert r.code == 0 and r.json()["id"] == 21 and r.err == ""
+
+
+def test_unreachable_without_offline_is_1(fake: FakeVq) -> None:
+    fake.down = True
+    r = run(fake, "submit", "smoke-image", "/data/stills")
+    assert r.code == 1 and "not reachable" in r.err
+
+
+def test_offline_needs_a_data_dir(fake: FakeVq, tmp_path: Path) -> None:
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--offline")
+    assert r.code == 2 and "--offline needs --data-dir" in r.err
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--offline", "--data-dir", str(tmp_path))
+    assert r.code == 2 and "no queue database at" in r.err
+    assert fake.requests == []  # --offline never asks the server
+
+
+# --- workflows ----------------------------------------------------------------------------------
+
+
+def test_workflows_lists_and_describes(fake: FakeVq) -> None:
+    r = run(fake, "workflows")
+    assert r.code == 0 and r.out.splitlines()[0].split() == ["NAME", "MODE", "TITLE"]
+    assert any(line.startswith("smoke-image") for line in r.out.splitlines())
+    r = run(fake, "workflows", "smoke-image")
+    assert r.code == 0
+    check("workflows-smoke-image.txt", r.out)
+    assert run(fake, "workflows", "smoke-image", "--json").json() == CATALOG.describe("smoke-image")
