@@ -162,3 +162,42 @@ async def test_a_comfyui_without_vq_says_vq_is_not_installed(aiohttp_client: Any
     other = await aiohttp_client(bare)
     r = await vq(other, "health")
     assert r.code == 1 and r.err.startswith(f"vq: error: vq is not installed in the ComfyUI at {base_url(other)}")
+
+
+# --- offline: a job written straight into the database -------------------------------------------------
+
+
+async def test_a_job_written_offline_while_comfyui_runs_is_picked_up_by_the_dispatcher(
+        client: Any, plugin: Any) -> None:
+    """The offline path's JobService (with stand-ins for dispatcher and events) writes into
+    the database the running plugin uses; the dispatcher claims it on its next poll."""
+    from vq_extension.cli.offline import OfflineQueue, resolve_data_dir
+
+    def write() -> dict[str, Any]:
+        with OfflineQueue(resolve_data_dir(str(plugin.data_dir))) as queue:
+            return queue.run(lambda: queue.jobs.submit_graphs(
+                name="offline", graphs=[upscale(2.1), upscale(2.2)], priority=0, max_attempts=None))
+
+    written = await asyncio.to_thread(write)
+    assert written["status"] == "pending" and written["total"] == 2
+    done = await wait_job(client, written["id"], {"succeeded", "failed"})
+    assert done["status"] == "succeeded" and done["name"] == "offline"
+
+
+async def test_offline_writers_and_the_running_plugin_share_the_database_safely(client: Any, plugin: Any) -> None:
+    """Several offline writers at once, while the API submits and the dispatcher runs:
+    WAL + busy timeout means every job lands whole and runs."""
+    from vq_extension.cli.offline import OfflineQueue, resolve_data_dir
+
+    def write(i: int) -> int:
+        with OfflineQueue(resolve_data_dir(str(plugin.data_dir))) as queue:
+            job = queue.run(lambda: queue.jobs.submit_graphs(
+                name=f"offline {i}", graphs=[upscale(3 + i / 10)], priority=0, max_attempts=None))
+            return int(job["id"])
+
+    writers = [asyncio.to_thread(write, i) for i in range(4)]
+    online = submit(client, [upscale(4.0)], name="online")
+    *ids, created = await asyncio.gather(*writers, online)
+    for job_id in [*ids, created["id"]]:
+        done = await wait_job(client, job_id, {"succeeded", "failed"}, timeout=20)
+        assert done["status"] == "succeeded" and done["total"] == 1
