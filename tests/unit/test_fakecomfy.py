@@ -548,6 +548,26 @@ async def test_model_graph_flows_through_pass_through_nodes(host: FakeComfy) -> 
     assert all(set(p) == {"value", "max", "prompt_id", "node"} for p in progress)
 
 
+async def test_batch_preview_and_audio_nodes(host: FakeComfy) -> None:
+    (Path(host.paths.get_input_directory()) / "voice.wav").write_bytes(b"RIFF")
+    g = {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 16, "batch_size": 3, "color": 0xFF0000}},
+        "2": {"class_type": "ImageFromBatch", "inputs": {"image": ["1", 0], "batch_index": 4095, "length": 5}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+        "4": {"class_type": "LoadAudio", "inputs": {"audio": "voice.wav"}},
+        "5": {"class_type": "SaveAudio", "inputs": {"audio": ["4", 0], "filename_prefix": "audio/vq"}},
+    }
+    host.start_worker()
+    pid, _ = await run_prompt(host, g)
+    outputs = host.queue.get_history(pid)[pid]["outputs"]
+    (preview,) = outputs["3"]["images"]  # index clamped to the last frame, length to what is left
+    assert preview["type"] == "temp" and preview["filename"].startswith("ComfyUI_temp_")
+    with Image.open(Path(host.paths.get_temp_directory()) / preview["filename"]) as img:
+        assert (img.size, img.getpixel((0, 0))) == ((32, 16), (255, 0, 0))
+    assert outputs["5"] == {"audio": [{"filename": "vq_00001_.flac", "subfolder": "audio", "type": "output"}]}
+    assert (Path(host.paths.get_output_directory()) / "audio" / "vq_00001_.flac").is_file()
+
+
 async def test_newer_refuses_non_canonical_prompt_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     host = make_host(tmp_path, monkeypatch, "newer")
     answer = await host.submit_as_ui(graph("upscale"), prompt_id="vq-1")
