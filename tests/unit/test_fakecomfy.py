@@ -27,7 +27,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.fixtures.fakecomfy import FakeComfy, Sent, comfy_data_dir, load_comfy_json
+from tests.fixtures.fakecomfy import FakeComfy, Sent, comfy_data_dir, load_comfy_json, shared_dir
 from tests.fixtures.fakecomfy import prompt_queue as prompt_queue_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,21 +176,24 @@ async def test_recorded_session_replays_like_real_comfyui(host: FakeComfy, aioht
             # The recording posted the five invalid prompts here: they consume numbers 4-8.
             for invalid, body in INVALID_GRAPHS.items():
                 resp = await client.post("/prompt", json={"prompt": body, "client_id": CID})
-                assert (resp.status, await resp.text()) == (400, json.dumps(RESPONSES[f"{invalid}.post_prompt"]["body"]))
+                want_body = RESPONSES[f"{invalid}.post_prompt"]["body"]
+                assert (resp.status, await resp.text()) == (400, json.dumps(want_body))
             resp = await client.post("/prompt", json={"client_id": CID})
-            assert (resp.status, await resp.text()) == (400, json.dumps(RESPONSES["invalid_no_prompt_key.post_prompt"]["body"]))
+            want_body = RESPONSES["invalid_no_prompt_key.post_prompt"]["body"]
+            assert (resp.status, await resp.text()) == (400, json.dumps(want_body))
         start = len(host.sent)
         if name == "interrupt_slow":
             host.behavior.node_seconds = {"ImageScaleBy": 0.3}
         resp = await client.post("/prompt", json={"prompt": graph(name), "client_id": CID})
         body = await resp.json()
+        # The rerun's answer was not captured; its number (3) is in the recorded /api/jobs.
         recorded_answer = RESPONSES.get(f"{name}.post_prompt", {"status": 200, "body": {"number": 3}})
         assert resp.status == 200
         assert set(body) == {"prompt_id", "number", "node_errors"}
         assert (body["number"], body["node_errors"]) == (recorded_answer["body"]["number"], {})
         prompt_id = body["prompt_id"]
         if name == "interrupt_slow":
-            await wait_until(lambda: any(s.event == "executing" and s.data.get("node") == "4" for s in host.sent[start:]))
+            await wait_until(lambda: any(s.event == "executing" and s.data["node"] == "4" for s in host.sent[start:]))
             queue = await (await client.get("/queue")).json()
             want = RESPONSES["interrupt_slow.queue_while_running"]
             assert [len(item) for item in queue["queue_running"]] == [len(item) for item in want["queue_running"]]
@@ -493,7 +496,10 @@ async def test_validation_error_shapes(host: FakeComfy) -> None:
     g = graph("upscale")
     g["3"]["inputs"]["images"] = ["1", 1]  # LoadImage's MASK into SaveImage's IMAGE
     err = (await validate(host, g))[3]["3"]["errors"][0]
-    assert (err["type"], err["details"]) == ("return_type_mismatch", "images, received_type(MASK) mismatch input_type(IMAGE)")
+    assert (err["type"], err["details"]) == (
+        "return_type_mismatch",
+        "images, received_type(MASK) mismatch input_type(IMAGE)",
+    )
     g["3"]["inputs"]["images"] = ["1"]
     assert (await validate(host, g))[3]["3"]["errors"][0]["type"] == "bad_linked_input"
 
@@ -529,7 +535,7 @@ async def test_load_image_names_and_model_combos(host: FakeComfy) -> None:
 
 
 async def test_model_graph_flows_through_pass_through_nodes(host: FakeComfy) -> None:
-    g = json.loads((comfy_data_dir().parent / "reference" / "workflows" / "wan22-i2v-2pass.json").read_text())
+    g = json.loads((shared_dir() / "reference" / "workflows" / "wan22-i2v-2pass.json").read_text())
     for node in g.values():
         for name, value in node["inputs"].items():
             folder = {"unet_name": "unet", "lora_name": "loras", "clip_name": "clip", "vae_name": "vae"}.get(name)
@@ -636,7 +642,8 @@ async def test_upload_and_view(host: FakeComfy, aiohttp_client) -> None:
 
     assert await upload(png) == RESPONSES["upload_image_response"]["body"]  # same bytes: reused
     assert (await upload(b"other"))["name"] == "vq_smoke (1).png"
-    assert await upload(png, subfolder="vq/up", type="input") == {"name": "vq_smoke.png", "subfolder": "vq/up", "type": "input"}
+    in_subfolder = await upload(png, subfolder="vq/up", type="input")
+    assert in_subfolder == {"name": "vq_smoke.png", "subfolder": "vq/up", "type": "input"}
     resp = await client.get("/view", params={"filename": "vq_smoke.png", "type": "input", "subfolder": "vq/up"})
     assert (resp.status, resp.content_type, await resp.read()) == (200, "image/png", png)
     resp = await client.get("/api/view", params={"filename": "vq_smoke.png", "type": "input", "preview": "webp;50"})
