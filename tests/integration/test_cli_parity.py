@@ -201,3 +201,42 @@ async def test_offline_writers_and_the_running_plugin_share_the_database_safely(
     for job_id in [*ids, created["id"]]:
         done = await wait_job(client, job_id, {"succeeded", "failed"}, timeout=20)
         assert done["status"] == "succeeded" and done["total"] == 1
+
+
+# --- --json shapes ----------------------------------------------------------------------------------------
+
+
+def shape(value: Any, path: str = "$", out: dict[str, set[str]] | None = None) -> dict[str, set[str]]:
+    """Every path in a JSON value with the types seen there (list items merged)."""
+    out = {} if out is None else out
+    kind = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
+            type(None): "null"}[type(value)]
+    out.setdefault(path, set()).add(kind)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            # graphs, params, options, counts and settings are open maps: their keys are data, not shape
+            if path.rsplit(".", 1)[-1] in ("graph", "params", "options", "counts", "settings", "details", "source"):
+                out.setdefault(f"{path}.*", set())
+                continue
+            shape(item, f"{path}.{key}", out)
+    elif isinstance(value, list):
+        for item in value:
+            shape(item, f"{path}[]", out)
+    return out
+
+
+async def test_json_shapes_of_the_commands(client: Any) -> None:
+    from tests.unit.cli.snapshot import check
+
+    created = await submit(client, [upscale(1.05), comfy_graph("invalid_missing_image")], name="shapes")
+    job_id = str(created["id"])
+    await wait_job(client, created["id"], {"failed"})
+    lines = []
+    # paused around retry/cancel, so the retried prompt is still pending when it is canceled
+    for argv in (["health"], ["list", "--search", "shapes"], ["status", job_id], ["log", job_id], ["pause"],
+                 ["retry", job_id], ["cancel", job_id], ["resume"]):
+        r = await vq(client, *argv, "--json")
+        assert r.code == 0, (argv, r.err)
+        lines.append(f"## vq {argv[0]} --json")
+        lines += [f"{path}: {' | '.join(sorted(kinds))}" for path, kinds in sorted(shape(r.json()).items())]
+    check("json-shapes.txt", "\n".join(lines) + "\n")

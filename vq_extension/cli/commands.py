@@ -282,7 +282,15 @@ def run_retry(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -
 def _each_job(args: argparse.Namespace, io: IO, call: Callable[[int], dict[str, Any]],
               say: Callable[[int, dict[str, Any]], str]) -> int:
     """Act on every job given, even after one fails; the worst outcome is the exit code.
-    ``--json`` prints the body for one job, or a list of bodies (or error envelopes)."""
+    ``--json`` prints the body for one job; for several, a list with each job's body or
+    error envelope in order (the errors are also reported on stderr)."""
+    if len(args.jobs) == 1:  # one job: its body, or its error through main() like any command
+        body = call(args.jobs[0])
+        if args.json:
+            io.json(body)
+        else:
+            io.out(say(args.jobs[0], body))
+        return ExitCode.OK
     worst = ExitCode.OK
     bodies: list[Any] = []
     for job_id in args.jobs:
@@ -297,7 +305,7 @@ def _each_job(args: argparse.Namespace, io: IO, call: Callable[[int], dict[str, 
         if not args.json:
             io.out(say(job_id, body))
     if args.json:
-        io.json(bodies[0] if len(args.jobs) == 1 else bodies)
+        io.json(bodies)
     return worst
 
 
