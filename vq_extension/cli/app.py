@@ -263,7 +263,8 @@ def main(argv: Sequence[str] | None = None, *, io: IO | None = None,
     except Exception as exc:  # a bug in vq itself: one line, the traceback with --debug
         if debug:
             traceback.print_exception(type(exc), exc, exc.__traceback__, file=io.stderr)
-        io.err(f"vq: internal error: {type(exc).__name__}: {exc}" + ("" if debug else " (run with --debug for details)"))
+        hint = "" if debug else " (run with --debug for details)"
+        io.err(f"vq: internal error: {type(exc).__name__}: {exc}{hint}")
         return ExitCode.FAILURE
 
 

@@ -244,7 +244,8 @@ def run_cancel(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
         if args.json:
             io.json(detail)
         else:
-            io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index']}) is {io.status(detail['status'])}.")
+            io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index']}) is "
+                   f"{io.status(detail['status'])}.")
         return ExitCode.OK
     if not args.jobs:
         raise UsageError("which job? give one or more job ids, or --prompt ID")

@@ -51,8 +51,8 @@ def job_line(io: IO, job: dict[str, Any]) -> str:
     total, done = job.get("total", 0), job.get("done", 0)
     eta = f"  ETA {duration(job['eta_seconds'])}" if job.get("eta_seconds") is not None else ""
     name = truncate(job.get("name") or "", 24).ljust(24)
-    return f"{str(job['id']).rjust(4)}  {name}  {io.paint(bar(done / total if total else 0, bar_width(io)), 'blue')}  " \
-           f"{done}/{total}  {io.status(job['status'])}{eta}"
+    progress = io.paint(bar(done / total if total else 0, bar_width(io)), "blue")
+    return f"{str(job['id']).rjust(4)}  {name}  {progress}  {done}/{total}  {io.status(job['status'])}{eta}"
 
 
 def step_line(io: IO, prompt_label: str, progress: dict[str, Any] | None) -> str:
