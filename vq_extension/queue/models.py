@@ -87,7 +87,7 @@ def derive_job_status(counts: Mapping[PromptStatus, int]) -> JobStatus:
         if counts.get(P.FAILED, 0):
             return JobStatus.FAILED
         return JobStatus.CANCELED
-    if any(counts.get(s, 0) for s in IN_COMFY) or terminal:
+    if any(counts.get(s, 0) for s in IN_COMFY) or terminal or counts.get(P.INTERRUPTED, 0):
         return JobStatus.RUNNING
     return JobStatus.PENDING
 

@@ -121,6 +121,7 @@ UPDATE attempt SET status = :to,
        finished_at = CASE WHEN :to IN ({terminal}, 'interrupted') THEN :now ELSE finished_at END,
        error_json = CASE WHEN :set_error THEN :error ELSE error_json END
  WHERE prompt_id = :id AND attempt = (SELECT attempt FROM prompt WHERE id = :id)
+   AND finished_at IS NULL  -- a retried prompt's previous attempt is history
 """.format(terminal=_in_list(TERMINAL))
 
 # Pause: queued -> pending for a prompt ComfyUI had not started; the attempt is undone.
@@ -163,11 +164,12 @@ SELECT_MAX_ACTIVE_PRIORITY = (
 # Re-derived job status, with the time it started and finished.
 UPDATE_JOB_STATUS = """
 UPDATE job SET status = :status, status_rank = :rank, updated_at = :now,
-       started_at = CASE WHEN :status = 'pending' THEN NULL
-                         WHEN started_at IS NULL THEN :now ELSE started_at END,
+       started_at = CASE WHEN :status = 'pending' THEN NULL ELSE started_at END,
        finished_at = CASE WHEN :finished THEN COALESCE(finished_at, :now) ELSE NULL END
  WHERE id = :id
 """
+# A job starts when its first prompt is claimed (a job canceled unstarted never started).
+MARK_JOB_STARTED = "UPDATE job SET started_at = COALESCE(started_at, :now) WHERE id = :id"
 UPDATE_JOB_PRIORITY = "UPDATE job SET priority = :priority, updated_at = :now WHERE id = :id"
 
 INSERT_LOG = """
@@ -316,7 +318,7 @@ class SqliteQueueStore:
             escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clause = "search_text LIKE ? ESCAPE '\\'"
             args.append(f"%{escaped}%")
-            if term.lstrip("#").isdigit():
+            if term.lstrip("#").isascii() and term.lstrip("#").isdigit():
                 clause = f"({clause} OR id = ?)"
                 args.append(int(term.lstrip("#")))
             clauses.append(clause)
@@ -436,6 +438,7 @@ class SqliteQueueStore:
             conn.execute(INSERT_ATTEMPT, params)
             prompt = _prompt(conn.execute(SELECT_PROMPT, (row["id"],)).fetchone())
             self._refresh_job(conn, prompt.job_id, now)
+            conn.execute(MARK_JOB_STARTED, {"id": prompt.job_id, "now": now})
         return prompt
 
     def transition(

@@ -153,19 +153,11 @@ def test_derive_job_status(case: str, mix: dict[PromptStatus, int], expected: Jo
     assert derive_job_status(mix) is expected
 
 
-INTERRUPTED_ONLY_BUG = (
-    "models.derive_job_status: a job whose only started prompts are 'interrupted' derives "
-    "'pending', but DESIGN §3 says pending means 'none started' (an interrupted prompt was "
-    "handed to ComfyUI and is not done); the job flips running -> pending -> running during "
-    "restart recovery and the store clears its started_at"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=INTERRUPTED_ONLY_BUG)
 @pytest.mark.parametrize(
     "mix", [counts(interrupted=1, pending=2), counts(interrupted=2)], ids=["interrupted+pending", "all interrupted"]
 )
 def test_derive_job_status_interrupted_counts_as_started(mix: dict[PromptStatus, int]) -> None:
+    # an interrupted prompt was handed to ComfyUI: the job has started (DESIGN §3)
     assert derive_job_status(mix) is J.RUNNING
 
 
