@@ -95,7 +95,11 @@ def _queued(args: argparse.Namespace, io: IO, session: VqClient, job: dict[str, 
         return ExitCode.OK
     if not args.json:
         io.out(f"Queued job {job['id']} ({job.get('name') or ''}): {plural(job.get('total', 0), 'prompt')}.")
-    return follow_job(io, session, job["id"], interval=args.interval, json=args.json)
+    try:
+        return follow_job(io, session, job["id"], interval=args.interval, json=args.json)
+    except KeyboardInterrupt:
+        io.err(f"\nvq: stopped waiting; job {job['id']} stays queued (vq watch {job['id']}, vq cancel {job['id']})")
+        raise
 
 
 def _show_plan(args: argparse.Namespace, io: IO, plan: dict[str, Any]) -> int:

@@ -12,12 +12,13 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .errors import ExitCode, JobEnded
+from .errors import ExitCode, JobEnded, Unreachable
 from .http import VqClient
 from .output import IO, TERMINAL_JOB, bar, counts_text, duration, plural, truncate
 
 Clock = Callable[[], float]
 ACTIVE = "pending,running"
+RECONNECT_SECONDS = 2.0  # poll interval while ComfyUI does not answer
 PROMPT_ORDER = ("running", "canceling", "queued", "pending", "interrupted", "failed", "canceled", "succeeded")
 # Cursor to the start of the line N lines up, then clear to the end of the screen.
 UP_AND_CLEAR = "\x1b[{n}F\x1b[J"
@@ -71,6 +72,30 @@ def final_line(io: IO, job: dict[str, Any]) -> str:
            f"({counts_text(io, job.get('counts') or {}, PROMPT_ORDER)})"
 
 
+class Poller:
+    """GET that rides out a ComfyUI restart: vq's queue survives restarts, so a long
+    ``--wait`` or ``watch`` should too. The first failed poll is reported on stderr and
+    None returned; polling goes on (Ctrl-C ends it) and a reconnect is reported."""
+
+    def __init__(self, io: IO, session: VqClient) -> None:
+        self.io, self.session = io, session
+        self.lost = False
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            body = self.session.get(path, params)
+        except Unreachable as exc:
+            if not self.lost:
+                self.io.err(f"vq: warning: {exc.message}; still trying (Ctrl-C to stop watching; "
+                            "the queue keeps its jobs)")
+                self.lost = True
+            return None
+        if self.lost:
+            self.io.err(f"vq: reconnected to {self.session.url}")
+            self.lost = False
+        return body
+
+
 # --- one job ------------------------------------------------------------------------------
 
 
@@ -78,8 +103,12 @@ def follow_job(io: IO, session: VqClient, job_id: int, *, interval: float, json:
     """Follow a job until it finishes. 0 when it succeeded; JobEnded (exit 1) otherwise."""
     live = LiveArea(io)
     seen: dict[int, tuple[str, int]] = {}
+    poll = Poller(io, session)
     while True:
-        job = session.get(f"/jobs/{job_id}")
+        job = poll.get(f"/jobs/{job_id}")
+        if job is None:
+            io.sleep(max(interval, RECONNECT_SECONDS))
+            continue
         ended = job["status"] in TERMINAL_JOB
         if not json:
             if not io.stdout_tty:
@@ -131,9 +160,13 @@ def run_watch(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -
     live = LiveArea(io)
     active: dict[int, dict[str, Any]] = {}
     last_line: dict[int, str] = {}
+    poll = Poller(io, session)
     try:
         while True:
-            jobs = session.get("/jobs", {"status": ACTIVE, "sort": "actionable", "limit": 100})
+            jobs = poll.get("/jobs", {"status": ACTIVE, "sort": "actionable", "limit": 100})
+            if jobs is None:
+                io.sleep(max(args.interval, RECONNECT_SECONDS))
+                continue
             if args.json:
                 io.json_line(jobs)
             else:

@@ -97,3 +97,23 @@ def test_watch_all_json_prints_one_document_per_poll(fake: FakeVq) -> None:
     fake.on("GET", "/jobs", {"jobs": [], "total": 0})
     r = run(fake, "watch", "--json", max_sleeps=3)
     assert [line for line in r.out.splitlines()] == ['{"jobs": [], "total": 0}'] * 3
+
+
+def test_watch_job_rides_out_a_comfyui_restart(fake: FakeVq) -> None:
+    fake.on("GET", "/jobs/{id}", handler=sequence(running(3), running(3), s.finished("succeeded")))
+
+    def restart(n: int) -> None:
+        fake.down = n == 1  # down after the first poll, back after the second sleep
+
+    r = run(fake, "watch", "12", on_sleep=restart)
+    assert r.code == 0
+    assert r.err.startswith("vq: warning: ComfyUI is not reachable at") and "still trying" in r.err
+    assert "vq: reconnected to" in r.err
+    assert r.sleeps[1] == 2.0  # the reconnect interval, not the 1 s poll
+
+
+def test_watch_all_rides_out_a_restart_too(fake: FakeVq) -> None:
+    fake.on("GET", "/jobs", {"jobs": [], "total": 0})
+    fake.down = True
+    r = run(fake, "watch", max_sleeps=3)
+    assert r.code == 0 and r.err.count("not reachable") == 1
