@@ -95,9 +95,15 @@ class OfflineQueue:
         from ..queue.service import JobService
         from ..queue.store import SqliteQueueStore
 
+        from ..config import ConfigError
+        from ..queue.migrations import SchemaTooNew
+
         self.data_dir = data_dir
-        self.settings = load_settings(data_dir)
-        self.store = SqliteQueueStore(data_dir / DB_FILE)
+        try:
+            self.settings = load_settings(data_dir)
+            self.store = SqliteQueueStore(data_dir / DB_FILE)
+        except (ConfigError, SchemaTooNew) as exc:
+            raise CliError(str(exc)) from exc
         self.db = Database()
         self.reader = QueueReader(self.store, self.db, LiveProgress(), WorkerState(), self.settings.max_in_flight)
         self.jobs = JobService(store=self.store, db=self.db, reader=self.reader,
