@@ -21,10 +21,17 @@ from .queue.events import EventPublisher
 from .queue.progress import LiveProgress, WorkerState
 from .queue.reader import QueueReader
 from .queue.service import JobService
+from .queue.paths import AllowedRoots
+from .queue.staging import Stager
 from .queue.store import SqliteQueueStore
+from .queue.submit import Submitter
+from .workflow_service import WorkflowService
 
 log = logging.getLogger("vq")
 DB_FILE = "vq.sqlite3"
+SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflow_defs_v2"
+USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
+UPLOADS = "vq/uploads"  # under ComfyUI's input dir
 GUARD_ATTRIBUTE = "_vq_plugin"  # on PromptServer.instance: install once per server
 
 
@@ -38,9 +45,12 @@ class Plugin:
     reader: QueueReader
     dispatcher: Dispatcher
     jobs: JobService
+    workflows: WorkflowService
     api: routes.Api
 
     async def on_startup(self, _app: web.Application) -> None:
+        found = await self.workflows.reload()
+        log.info("vq: %d workflow definition(s) loaded, %d problem(s)", len(found["workflows"]), len(found["problems"]))
         await self.dispatcher.start()
         log.info("vq: dispatcher started (%s)", self.bridge.capabilities.submit)
 
@@ -51,19 +61,35 @@ class Plugin:
 
 
 def build(bridge: ComfyBridge, settings: Settings, data_dir: Path) -> Plugin:
+    input_dir, output_dir = Path(bridge.input_dir()), Path(bridge.output_dir())
     store = SqliteQueueStore(data_dir / DB_FILE)
     db = Database()
     live, worker = LiveProgress(), WorkerState()
+    stager = Stager(input_dir)
     reader = QueueReader(store, db, live, worker, settings.max_in_flight)
     events = EventPublisher(bridge.broadcast, reader, live)
     dispatcher = Dispatcher(store=store, db=db, bridge=bridge, events=events, live=live, worker=worker,
-                            settings=settings)
-    jobs = JobService(store=store, db=db, reader=reader, dispatcher=dispatcher, events=events, settings=settings)
+                            settings=settings, input_problem=stager.verify)
+    workflows = WorkflowService([SHIPPED_WORKFLOWS, data_dir / USER_WORKFLOWS], preflight=bridge)
+    submitter = Submitter(
+        catalog=workflows.catalog,
+        roots=lambda: AllowedRoots([input_dir, output_dir, *map(Path, settings.allowed_roots)]),
+        stager=stager,
+        uploads_dir=input_dir / UPLOADS,
+        output_dir=output_dir,
+        preflight=bridge,
+        stage_by_default=settings.stage_on_submit,
+        max_attempts=settings.max_attempts,
+    )
+    jobs = JobService(store=store, db=db, reader=reader, dispatcher=dispatcher, events=events, settings=settings,
+                      submitter=submitter)
+    dispatcher.on_job_succeeded = jobs.after_success
 
     async def health() -> dict[str, Any]:
         return await describe_health(bridge, settings, data_dir, store, reader)
 
-    return Plugin(bridge, settings, data_dir, store, db, reader, dispatcher, jobs, routes.Api(jobs, reader, health))
+    api = routes.Api(jobs, reader, workflows, health)
+    return Plugin(bridge, settings, data_dir, store, db, reader, dispatcher, jobs, workflows, api)
 
 
 async def describe_health(

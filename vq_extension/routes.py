@@ -22,6 +22,8 @@ from . import schemas
 from .queue.errors import InvalidRequest, VqError
 from .queue.reader import QueueReader
 from .queue.service import JobService
+from .queue.submit import WorkflowRequest
+from .workflow_service import WorkflowService
 
 log = logging.getLogger("vq.routes")
 PREFIX = "/vq/v1"
@@ -41,11 +43,20 @@ class RouteSpec:
     response: type[BaseModel] | None = None  # the answer's shape, for the OpenAPI document
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An answer whose status differs from the route's usual one (e.g. a dry run's 200)."""
+
+    status: int
+    body: dict[str, Any]
+
+
 class Api:
     """The handlers, bound to the services they call."""
 
-    def __init__(self, jobs: JobService, reader: QueueReader, health: Callable[[], Awaitable[dict[str, Any]]]):
-        self.jobs, self.reader, self.health = jobs, reader, health
+    def __init__(self, jobs: JobService, reader: QueueReader, workflows: WorkflowService,
+                 health: Callable[[], Awaitable[dict[str, Any]]]):
+        self.jobs, self.reader, self.workflows, self.health = jobs, reader, workflows, health
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -79,7 +90,7 @@ def _handler(spec: RouteSpec, fn: Handler, api: Api) -> Callable[[web.Request], 
             elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
                 _refuse_simple_forms(request)
             for name, value in request.match_info.items():
-                kwargs[name] = _int_id(name, value)
+                kwargs[name] = _int_id(name, value) if name.endswith("_id") else value
             result = await fn(api, **kwargs)
         except ValidationError as exc:
             return error_response(400, "invalid_request", _describe(exc), {"errors": _errors(exc)})
@@ -88,6 +99,8 @@ def _handler(spec: RouteSpec, fn: Handler, api: Api) -> Callable[[web.Request], 
         except Exception:
             log.exception("vq: %s %s failed", request.method, request.path)
             return error_response(500, "internal", "internal error in vq; the traceback is in ComfyUI's log")
+        if isinstance(result, Reply):
+            return web.json_response(result.body, status=result.status, dumps=_dumps)
         return web.json_response(result, status=spec.status, dumps=_dumps)
 
     handle.__name__ = fn.__name__
@@ -147,10 +160,20 @@ async def list_jobs(api: Api, query: schemas.ListJobs) -> dict[str, Any]:
                                       limit=query.limit, offset=query.offset)
 
 
-@route("POST", "/jobs", "Submit a job", body=schemas.SubmitJob, status=201, response=A.JobDetail)
-async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any]:
-    return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
-                                        max_attempts=body.max_attempts)
+@route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
+       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response=A.JobDetail)
+async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
+    if body.graphs is not None:
+        return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
+                                            max_attempts=body.max_attempts)
+    answer = await api.jobs.submit_workflow(WorkflowRequest(
+        workflow=body.workflow or "", input=body.inputs(), params=body.params,
+        per_file_params=body.per_file_params, prompt_mode=body.prompt_mode, tries=body.tries, seed=body.seed,
+        randomize_seed=body.randomize_seed, stage=body.stage, move_processed=body.move_processed,
+        dry_run=body.dry_run, name=body.name, priority=body.priority, max_attempts=body.max_attempts,
+        workspace=body.workspace,
+    ))
+    return Reply(200, answer) if body.dry_run else answer
 
 
 @route("GET", "/jobs/{job_id}", "A job with its prompts", response=A.JobDetail)
@@ -220,6 +243,21 @@ async def resume(api: Api) -> dict[str, Any]:
        response=A.ClearResult)
 async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
+
+
+@route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)")
+async def list_workflows(api: Api) -> dict[str, Any]:
+    return await api.workflows.list()
+
+
+@route("GET", "/workflows/{name}", "One workflow: parameters, types, defaults, ranges, options, UI hints")
+async def describe_workflow(api: Api, name: str) -> dict[str, Any]:
+    return await api.workflows.describe(name)
+
+
+@route("POST", "/workflows/reload", "Re-read workflow definitions and ComfyUI's node schemas")
+async def reload_workflows(api: Api) -> dict[str, Any]:
+    return await api.workflows.reload()
 
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")

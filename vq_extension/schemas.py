@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .queue.models import JobStatus
 from .queue.store import JOB_SORTS
@@ -19,11 +19,45 @@ class Body(BaseModel):
 
 
 class SubmitJob(Body):
-    name: str | None = Field(None, max_length=200, description="shown in the queue; defaults to a count")
-    graphs: list[dict[str, Any]] = Field(..., min_length=1, max_length=10000,
-                                         description="API-format graphs, one prompt each")
+    """Either ``graphs`` (raw API-format graphs, one prompt each) or ``workflow`` (a workflow
+    definition rendered once per input file and try)."""
+
+    name: str | None = Field(None, max_length=200, description="shown in the queue; defaults to a description")
     priority: int = Field(0, ge=-1_000_000, le=1_000_000, description="higher runs first")
     max_attempts: int | None = Field(None, ge=1, le=10, description="interruptions tolerated per prompt")
+    graphs: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=10000,
+                                                description="API-format graphs, one prompt each")
+    workflow: str | None = Field(None, min_length=1, max_length=200, description="a workflow definition's name")
+    input: str | list[str] | None = Field(None, description="a folder, a file, or a list of files (none for T2I)")
+    params: dict[str, Any] = Field(default_factory=dict, description="parameter values by name")
+    per_file_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="file (path or unique base name) -> parameter overrides for it")
+    prompt_mode: Literal["manual", "per-image manual", "per-image auto"] | None = Field(
+        None, description="default: per-image manual when per_file_params is given, else manual")
+    tries: int = Field(1, ge=1, le=100, description="prompts per input file, each with its own seed")
+    seed: int | None = Field(None, ge=0, description="fixed seed (try t uses seed + t); default: random")
+    randomize_seed: bool | None = Field(None, description="default: random when no seed is given")
+    stage: bool | None = Field(None, description="copy inputs into ComfyUI's input folder; default from settings")
+    move_processed: bool = Field(False, description="move inputs to <folder>/_processed/ when the job succeeds")
+    dry_run: bool = Field(False, description="answer with the prompts that would be queued; queue nothing")
+    workspace: str | None = Field(None, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SubmitJob:
+        if (self.graphs is None) == (self.workflow is None):
+            raise ValueError("give either graphs (raw API-format graphs) or workflow (a workflow name), not both")
+        if self.graphs is not None:
+            extra = [f for f in WORKFLOW_FIELDS if f in self.model_fields_set]
+            if extra:
+                raise ValueError(f"{', '.join(extra)} only apply to workflow submits")
+        return self
+
+    def inputs(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input or [])
+
+
+WORKFLOW_FIELDS = ("input", "params", "per_file_params", "prompt_mode", "tries", "seed", "randomize_seed",
+                   "stage", "move_processed", "dry_run")
 
 
 class SetPriority(Body):

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from types import ModuleType
@@ -112,6 +113,7 @@ class ComfyBridge:
         self._nodes = nodes
         self.client_id = client_id
         self._post_prompt = _find_route(server.routes, "POST", "/prompt")
+        self._get_object_info = _find_route(server.routes, "GET", "/object_info")
         self._validate_params = len(inspect.signature(execution.validate_prompt).parameters)
         queue = server.prompt_queue
         self.capabilities = Capabilities(
@@ -203,13 +205,8 @@ class ComfyBridge:
         raise ComfyUnavailable(f"ComfyUI answered POST /prompt with HTTP {status}: {str(answer)[:300]}")
 
     async def _submit_via_handler(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = await self._post_prompt(_InProcessRequest(body, self.server.app))
-        raw = response.body if isinstance(response.body, (bytes, bytearray)) else b"{}"
-        try:
-            answer = json.loads(raw or b"{}")
-        except ValueError:
-            answer = {"error": {"type": "unparseable", "message": raw[:300].decode(errors="replace")}}
-        return response.status, answer if isinstance(answer, dict) else {}
+        response = await self._post_prompt(_InProcessRequest("POST", "/prompt", body, self.server.app))
+        return response.status, _json_body(response)
 
     async def _submit_via_queue(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Strategy B: what POST /prompt does, shaped for this version's queue items."""
@@ -239,6 +236,22 @@ class ComfyBridge:
         args: tuple[Any, ...] = {1: (graph,), 2: (prompt_id, graph)}.get(self._validate_params, (prompt_id, graph, None))
         result = validate(*args)
         return await result if inspect.isawaitable(result) else result
+
+    # --- preflight -------------------------------------------------------------------
+
+    async def object_info(self) -> dict[str, Any] | None:
+        """Node schemas as GET /object_info serves them (live model lists included)."""
+        if self._get_object_info is None:
+            return None
+        response = await self._get_object_info(_InProcessRequest("GET", "/object_info", None, self.server.app))
+        return _json_body(response) if response.status == 200 else None
+
+    async def validate(self, graph: dict[str, Any]) -> PromptError | None:
+        """ComfyUI's own validation of a graph, without queueing it; None when it passes."""
+        valid = await self._validate(str(uuid.uuid4()), graph)
+        if valid[0] and not valid[3]:
+            return None
+        return validation_error({"error": valid[1] or {}, "node_errors": valid[3]})
 
     # --- observe ---------------------------------------------------------------------
 
@@ -346,25 +359,34 @@ def _find_route(routes: Any, method: str, path: str) -> Callable[..., Any] | Non
     return None
 
 
-class _InProcessRequest:
-    """The part of aiohttp's Request that ComfyUI's POST /prompt handler reads."""
+def _json_body(response: web.StreamResponse) -> dict[str, Any]:
+    raw = getattr(response, "body", None)
+    raw = bytes(raw) if isinstance(raw, (bytes, bytearray)) else b"{}"
+    try:
+        answer = json.loads(raw or b"{}")
+    except ValueError:
+        return {"error": {"type": "unparseable", "message": raw[:300].decode(errors="replace")}}
+    return answer if isinstance(answer, dict) else {}
 
-    method = "POST"
-    path = "/prompt"
+
+class _InProcessRequest:
+    """The part of aiohttp's Request that ComfyUI's own handlers read, for in-process calls."""
+
     content_type = "application/json"
     remote = "127.0.0.1"
-    can_read_body = True
 
-    def __init__(self, body: dict[str, Any], app: web.Application) -> None:
+    def __init__(self, method: str, path: str, body: dict[str, Any] | None, app: web.Application) -> None:
+        self.method, self.path = method, path
         self._body = body
+        self.can_read_body = body is not None
         self.app = app
         self.headers: CIMultiDict[str] = CIMultiDict({"Content-Type": "application/json"})
-        self.rel_url = URL("/prompt")
-        self.url = URL("http://127.0.0.1/prompt")
+        self.rel_url = URL(path)
+        self.url = URL("http://127.0.0.1" + path)
         self.query: MultiDict[str] = MultiDict()
         self.match_info: dict[str, str] = {}
 
-    async def json(self) -> dict[str, Any]:
+    async def json(self) -> dict[str, Any] | None:
         return self._body
 
     async def text(self) -> str:

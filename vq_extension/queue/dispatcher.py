@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
@@ -22,7 +22,7 @@ from ..comfy.bridge import ComfyBridge, ComfyUnavailable, Outcome
 from ..config import Settings
 from .database import Database
 from .events import EventPublisher
-from .models import IN_COMFY, PromptError, PromptStatus
+from .models import IN_COMFY, JobStatus, PromptError, PromptStatus
 from .progress import LiveProgress, WorkerState
 from .records import PromptRecord, Transition
 from .store import SqliteQueueStore
@@ -45,9 +45,11 @@ class Dispatcher:
         live: LiveProgress,
         worker: WorkerState,
         settings: Settings,
+        input_problem: Callable[[str], str | None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.db, self.bridge, self.events = store, db, bridge, events
+        self.input_problem = input_problem  # staged name -> why ComfyUI could not load it, or None
         self.live, self.worker, self.settings, self.clock = live, worker, settings, clock
         self._nudge = asyncio.Event()
         self._stopping = False
@@ -56,6 +58,9 @@ class Dispatcher:
         self._missing_since: dict[int, float] = {}
         self._interrupted_at: dict[int, float] = {}
         self._blocked_until = 0.0
+        # Called once a job has fully succeeded (e.g. the `_processed` move); set by the wiring.
+        self.on_job_succeeded: Callable[[int], Awaitable[None]] | None = None
+        self._after_tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -72,6 +77,8 @@ class Dispatcher:
         if self._task is not None:
             with suppress(asyncio.CancelledError):
                 await self._task
+        if self._after_tasks:
+            await asyncio.gather(*self._after_tasks, return_exceptions=True)
         await self.events.drain()
 
     def nudge(self) -> None:
@@ -226,6 +233,13 @@ class Dispatcher:
         cpid = prompt.comfy_prompt_id or ""
         self._tracked[cpid] = prompt
         self.bridge.watch(self._tracked.keys())
+        if prompt.staged_name and self.input_problem is not None:
+            problem = await asyncio.to_thread(self.input_problem, prompt.staged_name)
+            if problem is not None:
+                self._tracked.pop(cpid, None)
+                error = PromptError("missing_input", f"{problem} (original: {prompt.input_file})")
+                await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
+                return True
         graph = await self.db.run(self.store.get_graph, prompt.id)
         extra = {"vq": {"job_id": prompt.job_id, "prompt_id": prompt.id, "attempt": prompt.attempt}}
         try:
@@ -356,8 +370,18 @@ class Dispatcher:
                 self.store.log, prompt.job_id, "job", f"job is now {t.job_after.value}", now
             )
             log.info("vq: job %s is now %s", prompt.job_id, t.job_after.value)
+            if t.job_after is JobStatus.SUCCEEDED and self.on_job_succeeded is not None:
+                task = asyncio.get_running_loop().create_task(self._after_success(prompt.job_id))
+                self._after_tasks.add(task)
+                task.add_done_callback(self._after_tasks.discard)
         self.events.prompt(prompt)
         self.nudge()
+
+    async def _after_success(self, job_id: int) -> None:
+        try:
+            await self.on_job_succeeded(job_id)  # type: ignore[misc]
+        except Exception:
+            log.exception("vq: after-success step of job %s failed", job_id)
 
     async def _log(self, prompt: PromptRecord, event: str, message: str, now: float, level: str = "info") -> None:
         text = f"prompt #{prompt.index} {message}"

@@ -9,14 +9,20 @@ class VqError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        if code is not None:
+            self.code = code
 
 
 class InvalidRequest(VqError):
     status, code = 400, "invalid_request"
+
+
+class PathForbidden(VqError):
+    status, code = 403, "path_not_allowed"
 
 
 class NotFound(VqError):

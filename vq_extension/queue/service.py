@@ -3,19 +3,23 @@ offline mode call these methods and turn ``VqError``s into answers."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..config import Settings
 from .database import Database
 from .dispatcher import Dispatcher
-from .errors import Conflict, CountChanged, InvalidRequest, NotFound
+from .errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
 from .events import EventPublisher
 from .models import RETRYABLE, PromptStatus
+from .processed import move_to_processed
 from .reader import QueueReader
 from .records import NewJob, NewPrompt, PromptRecord
 from .store import SqliteQueueStore
+from .submit import Submitter, WorkflowRequest
 
 P = PromptStatus
 
@@ -30,10 +34,12 @@ class JobService:
         dispatcher: Dispatcher,
         events: EventPublisher,
         settings: Settings,
+        submitter: Submitter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.db, self.reader = store, db, reader
         self.dispatcher, self.events, self.settings, self.clock = dispatcher, events, settings, clock
+        self.submitter = submitter
 
     # --- submit ------------------------------------------------------------------------
 
@@ -47,6 +53,19 @@ class JobService:
         job = NewJob(name=name or f"{len(graphs)} graph(s)", priority=priority, options={"max_attempts": attempts})
         prompts = [NewPrompt(graph=graph, max_attempts=attempts, seed=find_seed(graph)) for graph in graphs]
         return await self._persist(job, prompts)
+
+    async def submit_workflow(self, req: WorkflowRequest) -> dict[str, Any]:
+        """A job from a workflow definition: one prompt per input file and try."""
+        if self.submitter is None:
+            raise Unavailable("workflow submits need the workflow catalog, which failed to load; see ComfyUI's log")
+        prepared = await self.submitter.prepare(req)
+        if req.dry_run:
+            return self.submitter.dry_run_answer(prepared)
+        try:
+            return await self._persist(prepared.job, prepared.prompts)
+        except BaseException:
+            await asyncio.to_thread(self.submitter.discard, prepared)
+            raise
 
     async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt]) -> dict[str, Any]:
         now = self.clock()
@@ -166,6 +185,22 @@ class JobService:
             if await self._cancel(prompt) is not None:
                 cleared += 1
         return {"cleared": cleared}
+
+    # --- after a job ----------------------------------------------------------------------
+
+    async def after_success(self, job_id: int) -> None:
+        """Move a finished job's source files into ``_processed/`` when it asked for that."""
+        job = await self.db.run(self.store.get_job, job_id)
+        if job is None or not job.options.get("move_processed"):
+            return
+        prompts = await self.db.run(self.store.job_prompts, job_id)
+        sources = [Path(p.input_file) for p in prompts if p.input_file]
+        for moved in await asyncio.to_thread(move_to_processed, sources):
+            if moved.target is not None:
+                message, level = f"moved {moved.source} to {moved.target}", "info"
+            else:
+                message, level = f"could not move {moved.source} to _processed: {moved.problem}", "warning"
+            await self.db.run(self.store.log, job_id, "processed", message, self.clock(), level=level)
 
     # --- helpers ---------------------------------------------------------------------------
 
