@@ -24,7 +24,7 @@ from .database import Database
 from .events import EventPublisher
 from .models import IN_COMFY, JobStatus, PromptError, PromptStatus
 from .progress import LiveProgress, WorkerState
-from .records import PromptRecord, Transition
+from .records import LogLine, PromptRecord, Transition
 from .store import SqliteQueueStore
 
 log = logging.getLogger("vq.dispatcher")
@@ -201,9 +201,10 @@ class Dispatcher:
         if t is None:
             return
         if prompt.attempt < prompt.max_attempts:
-            requeued = await self.db.run(self.store.requeue, prompt.id, now, budget=0)
+            line = LogLine("requeued", f"back to pending for attempt {prompt.attempt + 1}")
+            requeued = await self.db.run(self.store.requeue, prompt.id, now, budget=0, log=line)
             if requeued:
-                await self._record(requeued, "requeued", f"back to pending for attempt {prompt.attempt + 1}", now)
+                self._record(requeued, line)
         else:
             final = PromptError(
                 "interrupted_repeatedly",
@@ -259,15 +260,15 @@ class Dispatcher:
                               error=error, level="error")
             return True
         self.events.prompt(prompt)
-        await self._log(prompt, "queued", f"queued in ComfyUI as {cpid} (attempt {prompt.attempt})", now)
         return True
 
     async def _put_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
         self._tracked.pop(prompt.comfy_prompt_id or "", None)
         self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
-        t = await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now)
+        line = LogLine("unavailable", f"ComfyUI could not take it, will retry: {why}", "warning")
+        t = await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now, log=line)
         if t:
-            await self._record(t, "unavailable", f"ComfyUI could not take it, will retry: {why}", now, "warning")
+            self._record(t, line)
         return False
 
     # --- pause and cancel (called by the job service) ----------------------------------
@@ -288,10 +289,11 @@ class Dispatcher:
             cpid = prompt.comfy_prompt_id or ""
             if self.bridge.delete_pending(cpid):
                 self._tracked.pop(cpid, None)
-                t = await self.db.run(self.store.pull_back, prompt.id, cpid, now)
+                line = LogLine("paused", "taken back out of ComfyUI's queue (queue paused)")
+                t = await self.db.run(self.store.pull_back, prompt.id, cpid, now, log=line)
                 if t:
                     pulled += 1
-                    await self._record(t, "paused", "taken back out of ComfyUI's queue (queue paused)", now)
+                    self._record(t, line)
         self.worker.in_flight = len(self._tracked)
         return pulled
 
@@ -345,17 +347,19 @@ class Dispatcher:
         started_at: float | None = None,
         level: str = "info",
     ) -> Transition | None:
+        line = LogLine(event, message, level)
         t = await self.db.run(
             self.store.transition, prompt.id, to, now, comfy_prompt_id=prompt.comfy_prompt_id,
-            error=error, outputs=outputs, cancel_reason=cancel_reason, started_at=started_at,
+            error=error, outputs=outputs, cancel_reason=cancel_reason, started_at=started_at, log=line,
         )
         if t is None:
             log.debug("vq: prompt %s: %s -> %s did not apply", prompt.id, prompt.status, to)
             return None
-        await self._record(t, event, message, now, level)
+        self._record(t, line)
         return t
 
-    async def _record(self, t: Transition, event: str, message: str, now: float, level: str = "info") -> None:
+    def _record(self, t: Transition, line: LogLine) -> None:
+        """Follow up a transition the store made (and logged): tracking, events, hooks."""
         prompt = t.prompt
         if prompt.status in IN_COMFY and prompt.comfy_prompt_id:
             self._tracked[prompt.comfy_prompt_id] = prompt
@@ -364,11 +368,9 @@ class Dispatcher:
             self._missing_since.pop(prompt.id, None)
             self._interrupted_at.pop(prompt.id, None)
             self.live.drop(prompt.id)
-        await self._log(prompt, event, message, now, level)
+        if line.level != "info":
+            getattr(log, line.level)("vq: job %s prompt #%s %s", prompt.job_id, prompt.index, line.message)
         if t.job_changed:
-            await self.db.run(
-                self.store.log, prompt.job_id, "job", f"job is now {t.job_after.value}", now
-            )
             log.info("vq: job %s is now %s", prompt.job_id, t.job_after.value)
             if t.job_after is JobStatus.SUCCEEDED and self.on_job_succeeded is not None:
                 task = asyncio.get_running_loop().create_task(self._after_success(prompt.job_id))
@@ -382,10 +384,3 @@ class Dispatcher:
             await self.on_job_succeeded(job_id)  # type: ignore[misc]
         except Exception:
             log.exception("vq: after-success step of job %s failed", job_id)
-
-    async def _log(self, prompt: PromptRecord, event: str, message: str, now: float, level: str = "info") -> None:
-        text = f"prompt #{prompt.index} {message}"
-        getattr(log, "warning" if level == "warning" else "error" if level == "error" else "debug")(
-            "vq: job %s %s", prompt.job_id, text
-        )
-        await self.db.run(self.store.log, prompt.job_id, event, text, now, level=level, prompt_id=prompt.id)

@@ -1,7 +1,8 @@
 """Websocket events for the sidebar: ``vq.job``, ``vq.prompt``, ``vq.queue``.
 
-Job and queue events are coalesced: many changes in one loop iteration send one event
-per job, so a 1,000-prompt cancel does not flood every browser."""
+Job and queue events are coalesced: all changes within ``COALESCE_SECONDS`` send one event
+per job, so a 1,000-prompt cancel does not flood every browser (nor the database with
+summary queries while prompts hand over)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .views import prompt_brief
 log = logging.getLogger("vq.events")
 
 Broadcast = Callable[[str, dict[str, Any]], None]
+COALESCE_SECONDS = 0.05  # 20 updates a second is as fast as anyone reads a status badge
 
 
 class EventPublisher:
@@ -43,7 +45,7 @@ class EventPublisher:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let the rest of this loop iteration's changes pile up
+        await asyncio.sleep(COALESCE_SECONDS)  # let the changes of this moment pile up
         try:
             while self._dirty_jobs or self._queue_dirty:
                 jobs, self._dirty_jobs = sorted(self._dirty_jobs), set()

@@ -99,6 +99,15 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """A job-log entry written in the same transaction as the change it describes."""
+
+    event: str
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True)
 class Transition:
     """A prompt transition that took effect, with its job's status before and after."""
 

@@ -17,7 +17,7 @@ from .events import EventPublisher
 from .models import RETRYABLE, PromptStatus
 from .processed import move_to_processed
 from .reader import QueueReader
-from .records import NewJob, NewPrompt, PromptRecord
+from .records import LogLine, NewJob, NewPrompt, PromptRecord
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
 
@@ -99,10 +99,9 @@ class JobService:
 
     async def _cancel(self, prompt: PromptRecord) -> PromptStatus | None:
         if prompt.status is P.PENDING:
-            t = await self.db.run(self.store.transition, prompt.id, P.CANCELED, self.clock(), expected=P.PENDING)
+            t = await self.db.run(self.store.transition, prompt.id, P.CANCELED, self.clock(), expected=P.PENDING,
+                                  log=LogLine("canceled", "canceled before it started"))
             if t is not None:
-                await self.db.run(self.store.log, prompt.job_id, "canceled", f"prompt #{prompt.index} canceled",
-                                  self.clock(), prompt_id=prompt.id)
                 self.events.prompt(t.prompt)
                 return P.CANCELED
             prompt = await self._prompt(prompt.id)  # claimed meanwhile: cancel it in ComfyUI
@@ -134,11 +133,10 @@ class JobService:
 
     async def _requeue(self, prompt: PromptRecord) -> bool:
         now = self.clock()
-        t = await self.db.run(self.store.requeue, prompt.id, now, budget=self.settings.max_attempts)
+        line = LogLine("retry", f"retried (was {prompt.status.value})")
+        t = await self.db.run(self.store.requeue, prompt.id, now, budget=self.settings.max_attempts, log=line)
         if t is None:
             return False
-        await self.db.run(self.store.log, prompt.job_id, "retry",
-                          f"prompt #{prompt.index} retried (was {t.previous.value})", now, prompt_id=prompt.id)
         self.events.prompt(t.prompt)
         return True
 

@@ -21,12 +21,14 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from .models import (
     ACTIONABLE_ORDER,
+    ACTIVE,
     ALLOWED_FROM,
     TERMINAL,
     JobStatus,
@@ -38,6 +40,7 @@ from .records import (
     AttemptRecord,
     JobRecord,
     LogEntry,
+    LogLine,
     NewJob,
     NewPrompt,
     PromptRecord,
@@ -193,6 +196,25 @@ _JOB_SORTS = {
 JOB_SORTS = tuple(_JOB_SORTS)
 SELECT_JOBS = "SELECT * FROM job {where} ORDER BY {order} LIMIT ? OFFSET ?"
 COUNT_JOBS = "SELECT COUNT(*) FROM job {where}"
+
+# --- staging references ---
+
+# Per staged name: is a prompt using it live, is any job using it unfinished, when did the last finish.
+SELECT_STAGED_REFERENCES = f"""
+SELECT p.staged_name AS name,
+       MAX(p.status IN ({_in_list(ACTIVE)})) AS live,
+       MAX(j.finished_at IS NULL) AS unfinished,
+       MAX(j.finished_at) AS last_finished
+  FROM prompt p JOIN job j ON j.id = p.job_id
+ WHERE p.staged_name IS NOT NULL
+ GROUP BY p.staged_name
+"""
+INSERT_AUDIT = """
+INSERT INTO staging_audit (at, action, path, bytes, result, detail)
+VALUES (:at, :action, :path, :bytes, :result, :detail)
+"""
+# Newest first.
+SELECT_AUDIT = "SELECT * FROM staging_audit ORDER BY id DESC LIMIT ?"
 
 
 # --- the store -------------------------------------------------------------------
@@ -420,7 +442,8 @@ class SqliteQueueStore:
 
     def claim_next(self, *, owner: str, now: float, lease_seconds: float) -> PromptRecord | None:
         """Atomically claim the next pending prompt (pending -> queued) or return None.
-        The returned prompt carries a fresh uuid4 ``comfy_prompt_id`` to submit under."""
+        The returned prompt carries a fresh uuid4 ``comfy_prompt_id`` to submit under;
+        the job log says so in the same transaction."""
         with self._tx() as conn:
             row = conn.execute(SELECT_NEXT_PENDING).fetchone()
             if row is None:
@@ -437,8 +460,10 @@ class SqliteQueueStore:
                 return None
             conn.execute(INSERT_ATTEMPT, params)
             prompt = _prompt(conn.execute(SELECT_PROMPT, (row["id"],)).fetchone())
-            self._refresh_job(conn, prompt.job_id, now)
+            job_before, job_after = self._refresh_job(conn, prompt.job_id, now)
             conn.execute(MARK_JOB_STARTED, {"id": prompt.job_id, "now": now})
+            message = f"handed to ComfyUI as {prompt.comfy_prompt_id} (attempt {prompt.attempt})"
+            self._log_change(conn, prompt, LogLine("queued", message), job_before, job_after, now)
         return prompt
 
     def transition(
@@ -453,6 +478,7 @@ class SqliteQueueStore:
         cancel_reason: str | None = None,
         started_at: float | None = None,
         expected: PromptStatus | None = None,
+        log: LogLine | None = None,
     ) -> Transition | None:
         """Move a prompt to ``to`` if its current status allows it; when given, only from
         ``expected`` and only while it still runs under ``comfy_prompt_id`` (a caller acting
@@ -479,9 +505,9 @@ class SqliteQueueStore:
             if before is None or conn.execute(TRANSITION[to], params).rowcount != 1:
                 return None
             conn.execute(UPDATE_ATTEMPT, params)
-            return self._finish_transition(conn, prompt_id, before, now)
+            return self._finish_transition(conn, prompt_id, before, now, log)
 
-    def requeue(self, prompt_id: int, now: float, *, budget: int) -> Transition | None:
+    def requeue(self, prompt_id: int, now: float, *, budget: int, log: LogLine | None = None) -> Transition | None:
         """failed / canceled / interrupted -> pending, for a new attempt; ``budget`` is how
         many more attempts it may take before an interruption counts as final."""
         with self._tx() as conn:
@@ -489,9 +515,11 @@ class SqliteQueueStore:
             params = {"id": prompt_id, "now": now, "budget": budget}
             if before is None or conn.execute(REQUEUE_PROMPT, params).rowcount != 1:
                 return None
-            return self._finish_transition(conn, prompt_id, before, now)
+            return self._finish_transition(conn, prompt_id, before, now, log)
 
-    def pull_back(self, prompt_id: int, comfy_prompt_id: str, now: float) -> Transition | None:
+    def pull_back(
+        self, prompt_id: int, comfy_prompt_id: str, now: float, *, log: LogLine | None = None
+    ) -> Transition | None:
         """queued -> pending after vq removed it from ComfyUI's queue unstarted."""
         params = {"id": prompt_id, "comfy_prompt_id": comfy_prompt_id, "now": now}
         with self._tx() as conn:
@@ -499,14 +527,26 @@ class SqliteQueueStore:
             if before is None or conn.execute(PULL_BACK_PROMPT, params).rowcount != 1:
                 return None
             conn.execute(DELETE_ATTEMPT, params)
-            return self._finish_transition(conn, prompt_id, before, now)
+            return self._finish_transition(conn, prompt_id, before, now, log)
 
     def _finish_transition(
-        self, conn: sqlite3.Connection, prompt_id: int, before: sqlite3.Row, now: float
+        self, conn: sqlite3.Connection, prompt_id: int, before: sqlite3.Row, now: float, log: LogLine | None
     ) -> Transition:
         prompt = _prompt(conn.execute(SELECT_PROMPT, (prompt_id,)).fetchone())
         job_before, job_after = self._refresh_job(conn, prompt.job_id, now)
+        self._log_change(conn, prompt, log, job_before, job_after, now)
         return Transition(prompt, PromptStatus(before["status"]), job_before, job_after)
+
+    def _log_change(
+        self, conn: sqlite3.Connection, prompt: PromptRecord, log: LogLine | None,
+        job_before: JobStatus, job_after: JobStatus, now: float,
+    ) -> None:
+        if log is not None:
+            conn.execute(INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": prompt.id, "at": now, "level": log.level,
+                                      "event": log.event, "message": f"prompt #{prompt.index} {log.message}"})
+        if job_before != job_after:
+            conn.execute(INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": None, "at": now, "level": "info",
+                                      "event": "job", "message": f"job is now {job_after.value}"})
 
     def _refresh_job(self, conn: sqlite3.Connection, job_id: int, now: float) -> tuple[JobStatus, JobStatus]:
         before = JobStatus(conn.execute("SELECT status FROM job WHERE id = ?", (job_id,)).fetchone()[0])
@@ -553,6 +593,49 @@ class SqliteQueueStore:
     def set_setting(self, key: str, value: Any) -> None:
         with self._tx() as conn:
             conn.execute(UPSERT_SETTING, {"key": key, "value": json.dumps(value)})
+
+
+    # --- staging references ----------------------------------------------------------
+
+    def staged_references(self) -> dict[str, StagedUse]:
+        """Every staged name a prompt holds, with whether it is still needed (retention)."""
+        with self._lock:
+            rows = self._conn.execute(SELECT_STAGED_REFERENCES).fetchall()
+        return {r["name"]: StagedUse(bool(r["live"]), bool(r["unfinished"]), r["last_finished"]) for r in rows}
+
+    def write_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append staging audit entries (their ``id`` is ignored) in one transaction."""
+        with self._tx() as conn:
+            conn.executemany(INSERT_AUDIT, (
+                {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
+                 "detail": e.detail} for e in entries))
+
+    def read_audit(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` audit entries, newest first."""
+        with self._lock:
+            rows = self._conn.execute(SELECT_AUDIT, (limit,)).fetchall()
+        return [AuditEntry(r["at"], r["action"], r["path"], r["bytes"], r["result"], r["detail"], r["id"])
+                for r in rows]
+
+
+@dataclass(frozen=True)
+class StagedUse:
+    """What the queue says about one staged input name."""
+
+    live: bool  # a prompt naming it is pending, queued, running, canceling or interrupted
+    unfinished: bool  # a job with a prompt naming it has not finished
+    last_finished: float | None  # newest finished_at of those jobs
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: float
+    action: str
+    path: str
+    bytes: int | None
+    result: str
+    detail: str | None
+    id: int | None = None
 
 
 # --- row mapping -------------------------------------------------------------------
