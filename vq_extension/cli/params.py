@@ -135,7 +135,8 @@ def _param_def(entry: dict[str, Any]) -> ParamDef:
     """The description entry as the ParamDef ``coerce`` reads (built without re-validating:
     the server validated the definition, and synthetic entries such as ``resolution`` are
     not declared parameters)."""
-    options = entry.get("options")
+    # A live list (installed models) is a suggestion: the server, not the CLI, refuses a missing file.
+    options = None if entry.get("options_live") else entry.get("options")
     chain = entry.get("chain")
     return ParamDef.model_construct(
         name=entry["name"], type=entry["type"], min=entry.get("min"), max=entry.get("max"), step=entry.get("step"),

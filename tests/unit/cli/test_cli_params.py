@@ -32,6 +32,8 @@ SYNTHETIC = {"name": "every-type", "prompt_params": ["prompt"], "params": [
     {"name": "tiled", "type": "bool"},
     {"name": "frames", "type": "select", "options": [{"value": 49}, {"value": 81}]},
     {"name": "sampler_name", "type": "select", "options": None, "options_source": "samplers"},
+    {"name": "unet", "type": "select", "options": [{"value": "a.safetensors"}], "options_live": True,
+     "options_source": "diffusion_models"},
     {"name": "mask", "type": "image"},
     {"name": "lora", "type": "lora", "removable": True},
     {"name": "fixed_lora", "type": "lora", "removable": False},
@@ -96,6 +98,7 @@ def test_per_file_merges_one_files_values_and_refuses_repeats() -> None:
     ("tiled", "OFF", False),
     ("frames", "81", 81),
     ("sampler_name", "dpmpp_2m", "dpmpp_2m"),  # a live list: the server checks membership
+    ("unet", "not-installed.safetensors", "not-installed.safetensors"),  # live options are suggestions
     ("mask", "masks/a.png", "masks/a.png"),
     ("lora", "", None),
     ("lora", "none", None),
