@@ -245,17 +245,20 @@ async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
 
 
-@route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)")
+@route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)",
+       response=A.WorkflowList)
 async def list_workflows(api: Api) -> dict[str, Any]:
     return await api.workflows.list()
 
 
-@route("GET", "/workflows/{name}", "One workflow: parameters, types, defaults, ranges, options, UI hints")
+@route("GET", "/workflows/{name}", "One workflow: parameters, types, defaults, ranges, options, UI hints",
+       response=A.WorkflowDescription)
 async def describe_workflow(api: Api, name: str) -> dict[str, Any]:
     return await api.workflows.describe(name)
 
 
-@route("POST", "/workflows/reload", "Re-read workflow definitions and ComfyUI's node schemas")
+@route("POST", "/workflows/reload", "Re-read workflow definitions and ComfyUI's node schemas",
+       response=A.WorkflowReload)
 async def reload_workflows(api: Api) -> dict[str, Any]:
     return await api.workflows.reload()
 
