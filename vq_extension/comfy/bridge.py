@@ -23,7 +23,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -191,7 +191,18 @@ class ComfyBridge:
         comes back as ``accepted=False`` with ComfyUI's own error text. Must run on the loop."""
         body = {"prompt": graph, "prompt_id": comfy_prompt_id, "client_id": self.client_id, "extra_data": extra_data}
         if self._post_prompt is not None:
-            status, answer = await self._submit_via_handler(body)
+            try:
+                status, answer = await self._submit_via_handler(dict(body))
+            except Exception:
+                if comfy_prompt_id in self.snapshot():
+                    raise  # it was queued after all: never queue it twice
+                # A ComfyUI whose handler wants more of aiohttp's Request than the shim has:
+                # do what the handler does instead, from now on.
+                log.warning("vq: ComfyUI's POST /prompt handler failed in-process; switching to "
+                            "validate-and-put submission", exc_info=True)
+                self._post_prompt = None
+                self.capabilities = replace(self.capabilities, submit="validate_and_put")
+                status, answer = await self._submit_via_queue(body)
         else:
             status, answer = await self._submit_via_queue(body)
         if status == 200 and not answer.get("node_errors"):
