@@ -27,18 +27,28 @@ ERROR_TEXT = {
     403: "A path lies outside the allowed roots (`path_not_allowed`).",
     404: "No such job, prompt, workflow or file (`not_found`).",
     409: "The current state does not allow it (`conflict`, `count_changed`).",
+    413: "The upload is larger than the limit (`upload_too_large`).",
+    415: "The file is not an image or video vq takes (`unsupported_media`).",
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
     503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
 }
 # Statuses that the route table cannot tell: routes that read user paths (403) or call
 # out to a dependency (503). Keyed by (method, path below /vq/v1); kept short on purpose.
 EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("POST", "/jobs"): (403, 404),  # input paths; unknown workflow
-    ("GET", "/staging"): (),
-    ("POST", "/staging/cleanup"): (409,),
+    ("POST", "/jobs"): (403, 404, 503),  # input paths; unknown workflow; catalog or ComfyUI unavailable
+    ("POST", "/paths/normalize"): (403,),
+    ("GET", "/browse"): (403, 404),
+    ("GET", "/thumbnail"): (403, 404, 415),
+    ("POST", "/uploads"): (403, 413, 415),
 }
 # Non-GET routes that only read or toggle global state and cannot conflict.
-NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs"}
+NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs", "/paths/normalize", "/uploads"}
+# Second success answers a route has besides its usual one: (status, model, description).
+EXTRA_OK: dict[tuple[str, str], tuple[int, type[BaseModel], str]] = {
+    ("POST", "/jobs"): (200, api_models.DryRun, "dry_run: true: the prompts that would be queued; nothing queued"),
+}
+# Routes that answer something other than JSON (``raw`` routes build their own response).
+RAW_CONTENT = {("GET", "/thumbnail"): "image/webp"}
 
 INFO = {
     "title": "vq (Video Queue) REST API",
@@ -96,6 +106,7 @@ def document() -> dict[str, Any]:
 def _component_schemas(routes: list[tuple[Any, Any]]) -> dict[str, Any]:
     """JSON schemas of every model the routes use, with refs into components."""
     models: list[tuple[type[BaseModel], str]] = [(api_models.ErrorEnvelope, "serialization")]
+    models += [(model, "serialization") for _status, model, _text in EXTRA_OK.values()]
     for spec, _fn in routes:
         for model, mode in ((spec.body, "validation"), (spec.query, "validation"),
                             (getattr(spec, "response", None), "serialization")):
@@ -112,24 +123,43 @@ def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
         "summary": spec.summary,
         "tags": [_tag(spec.path)],
     }
-    params = [{"name": p, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+    params = [{"name": p, "in": "path", "required": True, "schema": _path_schema(p)}
               for p in PATH_PARAM.findall(spec.path)]
     if spec.query is not None:
         params += _query_params(spec.query, schemas)
     if params:
         op["parameters"] = params
+    key = (spec.method, spec.path.removeprefix("/vq/v1"))
+    raw = bool(getattr(spec, "raw", False))
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=spec.body.__name__)}}}}
+    elif raw and spec.method == "POST":  # a streamed upload: one file part, optionally a subfolder field first
+        parts = {"subfolder": {"type": "string"},
+                 "file": {"type": "string", "contentMediaType": "application/octet-stream"}}
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"], "properties": parts}}}}
     response = getattr(spec, "response", None)
     ok: dict[str, Any] = {"description": spec.summary}
     if response is not None:
         ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=_name(response, schemas))}}}
+    elif key in RAW_CONTENT:
+        ok["content"] = {RAW_CONTENT[key]: {"schema": {"type": "string", "contentMediaType": RAW_CONTENT[key]}}}
     else:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
-    op["responses"] = {str(spec.status): ok, **{
+    answers = {str(spec.status): ok}
+    if key in EXTRA_OK:
+        status, model, text = EXTRA_OK[key]
+        answers[str(status)] = {"description": text, "content": {"application/json": {
+            "schema": {"$ref": REF.format(model=_name(model, schemas))}}}}
+    op["responses"] = {**answers, **{
         str(status): {"$ref": f"#/components/responses/{status}"} for status in _errors(spec)}}
     return op
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    # routes.py parses names ending in _id as whole numbers; others (a workflow name) stay text
+    return {"type": "integer", "minimum": 0} if name.endswith("_id") else {"type": "string"}
 
 
 def _name(model: type[BaseModel], schemas: dict[str, Any]) -> str:
