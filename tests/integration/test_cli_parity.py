@@ -240,3 +240,143 @@ async def test_json_shapes_of_the_commands(client: Any) -> None:
         lines.append(f"## vq {argv[0]} --json")
         lines += [f"{path}: {' | '.join(sorted(kinds))}" for path, kinds in sorted(shape(r.json()).items())]
     check("json-shapes.txt", "\n".join(lines) + "\n")
+
+
+# --- workflow submits: API, CLI online, CLI offline ------------------------------------------------------
+
+
+def images(folder: Any, count: int = 3) -> Any:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new("RGB", (32 + 2 * i, 24), (40 * i, 90, 160)).save(folder / f"img{i + 1}.png")
+    return folder
+
+
+@pytest.fixture
+def stills(comfy: Any) -> Any:
+    from pathlib import Path
+
+    return images(Path(comfy.paths.input_directory) / "stills")
+
+
+# Per job: what must match across the three ways in (ids, times, progress excluded).
+JOB_KEYS = ("name", "workflow", "mode", "priority", "total", "params", "source", "status")
+PROMPT_KEYS = ("index", "input_file", "staged_name", "try_index", "seed", "params", "max_attempts", "status")
+SEED_INPUTS = ("seed", "noise_seed")
+
+
+def comparable(job: dict[str, Any], *, random_seeds: bool) -> dict[str, Any]:
+    """The persisted job minus ids and timestamps (and, with random seeds, the seeds)."""
+    out = {k: job[k] for k in JOB_KEYS}
+    out["options"] = {k: v for k, v in job["options"].items()}
+    prompts = []
+    for p in job["prompts"]:
+        entry = {k: p[k] for k in PROMPT_KEYS}
+        if random_seeds:
+            entry["seed"] = None
+            entry["params"] = {k: v for k, v in (p["params"] or {}).items() if k != "seed"}
+        prompts.append(entry)
+    out["prompts"] = prompts
+    return out
+
+
+def comparable_graph(graph: dict[str, Any], *, random_seeds: bool) -> dict[str, Any]:
+    if not random_seeds:
+        return graph
+    return {nid: {**node, "inputs": {k: (None if k in SEED_INPUTS else v) for k, v in node["inputs"].items()}}
+            for nid, node in graph.items()}
+
+
+async def graphs_of(client: Any, job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [(await (await client.get(f"/api/vq/v1/prompts/{p['id']}")).json())["graph"] for p in job["prompts"]]
+
+
+@pytest.mark.parametrize("random_seeds", [False, True], ids=["fixed-seed", "random-seeds"])
+async def test_the_same_submit_via_api_cli_and_cli_offline_persists_the_same_job(
+        client: Any, plugin: Any, stills: Any, random_seeds: bool) -> None:
+    seed_args = ["--random-seed"] if random_seeds else ["--seed", "7"]
+    seed_body = {"randomize_seed": True} if random_seeds else {"seed": 7}
+    await plugin.jobs.pause()  # everything stays pending, so the three are compared as persisted
+    body = {"workflow": "smoke-image", "input": str(stills), "params": {"scale_by": 2.0, "noise_strength": 0.25},
+            "tries": 2, "name": "parity", "priority": 3, **seed_body}
+    via_api = await submit_body(client, body)
+    argv = ["submit", "smoke-image", str(stills), "-p", "scale_by=2", "-p", "noise_strength=0.25", "--tries", "2",
+            "--name", "parity", "--priority", "3", *seed_args, "--json"]
+    online = await vq(client, *argv)
+    assert online.code == 0, online.err
+    offline = await vq(client, *argv, "--offline", "--data-dir", str(plugin.data_dir))
+    assert offline.code == 0, offline.err
+    assert "checks (installed models, node inputs) were skipped" in offline.err
+    jobs = [await job(client, j["id"]) for j in (via_api, online.json(), offline.json())]
+    assert len({j["id"] for j in jobs}) == 3
+    expected = comparable(jobs[0], random_seeds=random_seeds)
+    assert expected["total"] == 6 and expected["status"] == "pending"
+    for other in jobs[1:]:
+        assert comparable(other, random_seeds=random_seeds) == expected
+    graphs = [[comparable_graph(g, random_seeds=random_seeds) for g in await graphs_of(client, j)] for j in jobs]
+    assert graphs[1] == graphs[0] and graphs[2] == graphs[0]
+    if random_seeds:
+        seeds = [p["seed"] for j in jobs for p in j["prompts"]]
+        assert len(set(seeds)) == len(seeds), "every prompt draws its own seed"
+    await plugin.jobs.resume()
+    for j in jobs:  # and the dispatcher runs all three, the offline one included
+        done = await wait_job(client, j["id"], {"succeeded", "failed"}, timeout=20)
+        assert done["status"] == "succeeded", done["prompts"][0]["error"]
+
+
+async def submit_body(client: Any, body: dict[str, Any]) -> dict[str, Any]:
+    resp = await client.post("/api/vq/v1/jobs", json=body)
+    answer = await resp.json()
+    assert resp.status == 201, answer
+    return answer
+
+
+async def test_dry_run_via_api_and_cli_plan_the_same_prompts(client: Any, stills: Any) -> None:
+    api = await (await client.post("/api/vq/v1/jobs", json={
+        "workflow": "smoke-image", "input": str(stills), "tries": 2, "seed": 5, "dry_run": True})).json()
+    r = await vq(client, "submit", "smoke-image", str(stills), "--tries", "2", "--seed", "5", "--dry-run", "--json")
+    assert r.code == 0 and r.json() == api
+    human = await vq(client, "submit", "smoke-image", str(stills), "--tries", "2", "--seed", "5", "--dry-run")
+    assert human.out.startswith("Dry run: job ") and "would queue 6 prompts; nothing was queued." in human.out
+    assert f"{stills}/img1.png    1     6" in human.out
+    verbose = await vq(client, "submit", "smoke-image", str(stills), "--dry-run", "-v")
+    assert '"class_type": "LoadImage"' in verbose.out
+    assert (await (await client.get("/api/vq/v1/jobs")).json())["total"] == 0
+
+
+async def test_submit_wait_shows_progress_and_exits_0(client: Any, stills: Any) -> None:
+    r = await vq(client, "submit", "smoke-image", str(stills), "--wait", "--interval", "0.05")
+    assert r.code == 0, r.err
+    assert r.out.startswith("Queued job ") and r.out.splitlines()[-1].startswith("✓ job ")
+    assert "#0 succeeded" in r.out
+
+
+async def test_a_bad_parameter_exits_2_and_queues_nothing(client: Any, stills: Any) -> None:
+    for argv, message in ((["-p", "scale_by=99"], "--param scale_by: 99.0 is above the maximum 8"),
+                          (["-p", "scale_by"], "--param 'scale_by': expected NAME=VALUE"),
+                          (["-p", "sacle_by=2"], "did you mean scale_by?")):
+        r = await vq(client, "submit", "smoke-image", str(stills), *argv)
+        assert r.code == 2 and message in r.err, r.err
+    r = await vq(client, "submit", "smoke-image", "/etc")  # outside the allowed roots: the server's 403
+    assert r.code == 1 and "allowed" in r.err
+    assert (await (await client.get("/api/vq/v1/jobs")).json())["total"] == 0
+
+
+async def test_workflows_list_and_describe(client: Any) -> None:
+    r = await vq(client, "workflows")
+    assert r.code == 0 and any(line.split()[:2] == ["smoke-image", "image_upscale"] for line in r.out.splitlines())
+    r = await vq(client, "workflows", "wan-i2v-nstage")
+    assert r.code == 0 and "positive_prompt_stage{k}" in r.out and "stages: stages 1–8" in r.out
+    assert (await vq(client, "workflows", "nope")).code == 1
+
+
+async def test_offline_auto_falls_back_when_comfyui_is_unreachable(client: Any, plugin: Any, stills: Any) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    r = await vq(client, "submit", "smoke-image", str(stills), "--offline=auto", "--data-dir", str(plugin.data_dir),
+                 "--json", url=url)
+    assert r.code == 0, r.err
+    assert "not reachable" in r.err and "--offline=auto" in r.err
+    done = await wait_job(client, r.json()["id"], {"succeeded", "failed"}, timeout=20)
+    assert done["status"] == "succeeded" and done["total"] == 3

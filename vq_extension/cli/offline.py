@@ -1,13 +1,19 @@
-"""``vq submit --offline``: prepare a job through the same ``JobService`` the server uses
-and write it straight into the queue database; ComfyUI's dispatcher claims it on its next
-start (or within a poll interval when it runs but cannot be reached over HTTP).
+"""``vq submit --offline``: prepare a job through the same ``JobService`` and ``Submitter``
+the server uses (catalog, parameter checks, input discovery, staging, planning) and write
+it straight into the queue database; ComfyUI's dispatcher claims it on its next start (or
+within a poll interval when it runs but cannot be reached over HTTP).
 
 Safe next to a running ComfyUI: the store runs SQLite in WAL mode with ``BEGIN
 IMMEDIATE`` writes and a busy timeout, and ``create_job`` is one transaction.
 
+What differs from an online submit: no preflight (ComfyUI's node schemas, installed
+models and graph validation are not available), so ComfyUI checks each prompt when it
+runs; and ComfyUI's input/output folders are inferred from the data dir's standard place
+(``<base>/user/__video_queue`` -> ``<base>/input``, ``<base>/output``).
+
 ``JobService`` wants a dispatcher (``nudge``, ``cancel_in_comfy``, ``set_paused``) and an
 event publisher; offline there is neither, so tiny stand-ins take their place until the
-service takes narrower interfaces (see ``OFFLINE_INTERFACE`` below).
+service takes narrower interfaces (``OFFLINE_INTERFACE`` states the change).
 """
 
 from __future__ import annotations
@@ -17,15 +23,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .errors import CliError, UsageError
+from .errors import ApiError, CliError, UsageError
 
 T = TypeVar("T")
 
-# What the offline path needs from JobService, stated for the refactor it waits on.
 OFFLINE_INTERFACE = """\
 JobService(dispatcher=..., events=...) should accept two small protocols instead of the
 concrete Dispatcher and EventPublisher:
-    class Nudge(Protocol):           # what submit / retry call
+    class Nudge(Protocol):                 # what submit / retry call
         def nudge(self) -> None: ...
     class QueueControl(Nudge, Protocol):   # only cancel / pause need ComfyUI
         async def cancel_in_comfy(self, prompt, *, reason="user") -> Transition | None: ...
@@ -34,9 +39,11 @@ concrete Dispatcher and EventPublisher:
         def job(self, job_id: int) -> None: ...
         def prompt(self, prompt: PromptRecord) -> None: ...
         def queue(self) -> None: ...
-or take dispatcher/events as Optional with None meaning "no live ComfyUI in this process"."""
+or take dispatcher/events as Optional, None meaning "no live ComfyUI in this process"."""
 
 DATA_DIR_HELP = "the folder that holds vq.sqlite3, usually <ComfyUI>/user/__video_queue"
+SKIPPED_CHECKS = ("offline: ComfyUI's checks (installed models, node inputs) were skipped; "
+                  "ComfyUI checks each prompt when it runs it")
 
 
 class _NoDispatcher:
@@ -74,7 +81,7 @@ def resolve_data_dir(data_dir: str | None) -> Path:
 
     if not data_dir:
         raise UsageError(f"--offline needs --data-dir DIR (or VQ_DATA_DIR): {DATA_DIR_HELP}")
-    path = Path(data_dir).expanduser()
+    path = Path(data_dir).expanduser().resolve()
     if not (path / DB_FILE).is_file():
         # Creating a fresh database where ComfyUI does not look would lose the job silently.
         raise UsageError(f"no queue database at {path / DB_FILE}; point --data-dir at {DATA_DIR_HELP} "
@@ -82,21 +89,29 @@ def resolve_data_dir(data_dir: str | None) -> Path:
     return path
 
 
+def comfy_dirs(data_dir: Path) -> tuple[Path, Path]:
+    """ComfyUI's input and output folders, from the data dir's standard place."""
+    base = data_dir.parent.parent
+    input_dir, output_dir = base / "input", base / "output"
+    if data_dir.parent.name != "user" or not input_dir.is_dir():
+        raise UsageError(f"cannot find ComfyUI's input folder for {data_dir}: expected the data dir at "
+                         "<ComfyUI>/user/__video_queue beside <ComfyUI>/input")
+    return input_dir, output_dir
+
+
 class OfflineQueue:
     """The queue's services on a data dir, without ComfyUI. Use as a context manager."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, with_submitter: bool = False) -> None:
         # Imported here: the online CLI never needs the store, services or aiohttp.
-        from ..config import load_settings
+        from ..config import ConfigError, load_settings
         from ..plugin import DB_FILE
         from ..queue.database import Database
+        from ..queue.migrations import SchemaTooNew
         from ..queue.progress import LiveProgress, WorkerState
         from ..queue.reader import QueueReader
         from ..queue.service import JobService
         from ..queue.store import SqliteQueueStore
-
-        from ..config import ConfigError
-        from ..queue.migrations import SchemaTooNew
 
         self.data_dir = data_dir
         try:
@@ -106,9 +121,32 @@ class OfflineQueue:
             raise CliError(str(exc)) from exc
         self.db = Database()
         self.reader = QueueReader(self.store, self.db, LiveProgress(), WorkerState(), self.settings.max_in_flight)
+        self.submitter = self._submitter() if with_submitter else None
         self.jobs = JobService(store=self.store, db=self.db, reader=self.reader,
                                dispatcher=cast(Any, _NoDispatcher()), events=cast(Any, _NoEvents()),
-                               settings=self.settings)
+                               settings=self.settings, submitter=self.submitter)
+
+    def _submitter(self) -> Any:
+        """The server's Submitter, wired as plugin.build wires it, minus ComfyUI."""
+        from ..plugin import SHIPPED_WORKFLOWS, UPLOADS, USER_WORKFLOWS
+        from ..queue.paths import AllowedRoots
+        from ..queue.staging import Stager
+        from ..queue.submit import Submitter
+        from ..workflows import Catalog
+
+        input_dir, output_dir = comfy_dirs(self.data_dir)
+        extra = [Path(p) for p in self.settings.allowed_roots]
+        self.catalog = Catalog([SHIPPED_WORKFLOWS, self.data_dir / USER_WORKFLOWS])
+        return Submitter(
+            catalog=self.catalog,
+            roots=lambda: AllowedRoots([input_dir, output_dir, *extra]),
+            stager=Stager(input_dir),
+            uploads_dir=input_dir / UPLOADS,
+            output_dir=output_dir,
+            preflight=None,
+            stage_by_default=self.settings.stage_on_submit,
+            max_attempts=self.settings.max_attempts,
+        )
 
     def run(self, make: Callable[[], Awaitable[T]]) -> T:
         async def go() -> T:
@@ -129,10 +167,43 @@ class OfflineQueue:
 
 def submit_offline(args: Any, io: Any, raw_params: dict[str, str],
                    raw_per_file: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Type the parameters by the local catalog, then submit through JobService."""
+    """Type the parameters by the local catalog, validate the body as the route does, and
+    submit through JobService. Server-side refusals keep their HTTP meaning (400 -> exit 2)."""
+    from pydantic import ValidationError
+
+    from ..queue.errors import VqError
+    from ..schemas import SubmitJob
+    from ..workflows import WorkflowNotFound
+    from .submit import submit_body
+
     data_dir = resolve_data_dir(args.data_dir)
-    with OfflineQueue(data_dir) as queue:
-        submit = getattr(queue.jobs, "submit_workflow", None)
-        if submit is None:
-            raise CliError("offline submit of workflows needs JobService.submit_workflow, which this vq lacks")
-        raise CliError("offline submit: not wired yet")  # filled in with the workflow submit service
+    with OfflineQueue(data_dir, with_submitter=True) as queue:
+        try:
+            description = queue.catalog.describe(args.workflow)
+        except WorkflowNotFound as exc:
+            raise ApiError(404, "not_found", f"no workflow named {exc.name!r}; known workflows: "
+                                             f"{', '.join(exc.known) or 'none'}") from None
+        body = submit_body(args, description, raw_params, raw_per_file)
+        try:
+            request = _workflow_request(SubmitJob.model_validate(body))
+        except ValidationError as exc:
+            raise UsageError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        io.err(f"vq: warning: {SKIPPED_CHECKS}")
+        try:
+            return queue.run(lambda: queue.jobs.submit_workflow(request))
+        except VqError as exc:
+            raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
+
+
+def _workflow_request(body: Any) -> Any:
+    """SubmitJob -> WorkflowRequest, field for field as ``routes.submit_job`` maps it (the
+    parity test compares the jobs both produce). Better shared as ``SubmitJob.to_request()``."""
+    from ..queue.submit import WorkflowRequest
+
+    return WorkflowRequest(
+        workflow=body.workflow or "", input=body.inputs(), params=body.params,
+        per_file_params=body.per_file_params, prompt_mode=body.prompt_mode, tries=body.tries, seed=body.seed,
+        randomize_seed=body.randomize_seed, stage=body.stage, move_processed=body.move_processed,
+        dry_run=body.dry_run, name=body.name, priority=body.priority, max_attempts=body.max_attempts,
+        workspace=body.workspace,
+    )

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .errors import ExitCode, Unreachable
+from .errors import ExitCode, Unreachable, UsageError
 from .http import VqClient
 from .output import IO, plural, table
 from .params import coerce_params, coerce_per_file, parse_params, parse_per_file
@@ -48,25 +48,33 @@ def run_submit(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
 
 def submit_body(args: argparse.Namespace, description: dict[str, Any], raw_params: dict[str, str],
                 raw_per_file: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """The POST /vq/v1/jobs body for this command line (also what offline mode submits)."""
+    """The POST /vq/v1/jobs body for this command line (also what offline mode submits).
+    Options left at their default are left out, so the server's defaults apply (staging
+    from its settings, prompt mode from per-file params, random seeds without --seed)."""
     params = coerce_params(description, raw_params)
     per_file = coerce_per_file(description, raw_per_file)
-    mode = args.prompt_mode or ("per-image manual" if per_file else "manual")
-    return {
-        "workflow": args.workflow,
+    seed = args.seed
+    if "seed" in params:
+        # The server draws random seeds unless `seed` is given, which would silently ignore
+        # --param seed=N: it means --seed N.
+        if seed is not None or args.random_seed:
+            raise UsageError("give the seed once: --seed N, --random-seed or --param seed=N")
+        seed = params.pop("seed")
+    body: dict[str, Any] = {"workflow": args.workflow, "params": params, "tries": args.tries,
+                            "priority": args.priority}
+    optional = {
         "input": input_value(args.inputs),
-        "params": params,
-        "per_file_params": per_file,
-        "prompt_mode": mode,
-        "tries": args.tries,
-        "seed": args.seed,
-        "randomize_seed": bool(args.random_seed),
-        "priority": args.priority,
+        "per_file_params": per_file or None,
+        "prompt_mode": args.prompt_mode,
+        "seed": seed,
+        "randomize_seed": True if args.random_seed else None,
         "name": args.name,
-        "stage": not args.no_stage,
-        "move_processed": bool(args.move_processed),
-        "dry_run": bool(args.dry_run),
+        "stage": False if args.no_stage else None,
+        "move_processed": True if args.move_processed else None,
+        "dry_run": True if args.dry_run else None,
     }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
 
 
 def input_value(inputs: list[str]) -> str | list[str] | None:
@@ -113,14 +121,17 @@ def _show_plan(args: argparse.Namespace, io: IO, plan: dict[str, Any]) -> int:
 
 def plan_lines(io: IO, plan: dict[str, Any], *, verbose: int = 0) -> list[str]:
     prompts = plan.get("prompts") or []
-    lines = [f"Dry run: {plural(len(prompts), 'prompt')} of {plan.get('workflow', '?')} would be queued "
-             "(nothing was queued)."]
-    rows = [[str(i), p.get("input_file") or "-", str(p.get("try_index", 0)),
+    total = plan.get("total", len(prompts))
+    lines = [f"Dry run: job {plan.get('name') or ''!r} of {plan.get('workflow') or '?'} would queue "
+             f"{plural(total, 'prompt')}; nothing was queued."]
+    rows = [[str(p.get("index", i)), p.get("input_file") or "-", str(p.get("try_index", 0)),
              "-" if p.get("seed") is None else str(p["seed"])] for i, p in enumerate(prompts)]
     lines += table(io, ["#", "FILE", "TRY", "SEED"], rows, right=(0, 2, 3), shrink=1)
     if verbose:
         for i, p in enumerate(prompts):
-            lines += ["", f"# prompt {i}: rendered graph", json.dumps(p.get("graph"), indent=2, ensure_ascii=False)]
+            if p.get("graph") is not None:  # the server leaves out graphs beyond the 50th
+                lines += ["", f"# prompt {p.get('index', i)}: rendered graph",
+                          json.dumps(p["graph"], indent=2, ensure_ascii=False)]
     for warning in plan.get("warnings") or []:
         lines.append(f"warning: {warning}")
     return lines
@@ -138,6 +149,9 @@ def _offline(args: argparse.Namespace, io: IO, raw_params: dict[str, str],
     else:
         io.out(f"Wrote job {answer['id']} ({answer.get('name') or ''}): {plural(answer.get('total', 0), 'prompt')} "
                "to the queue database; ComfyUI runs it when it starts.")
+    if args.wait:
+        io.err("vq: --wait ignored: nothing runs the job until ComfyUI starts (then: vq watch "
+               f"{answer['id']})")
     return ExitCode.OK
 
 
@@ -252,11 +266,27 @@ def run_cleanup(args: argparse.Namespace, io: IO, session: VqClient, now: Clock)
     if args.json:
         io.json(body)
         return ExitCode.OK
-    files = body.get("files") or body.get("removed") or []
-    size = body.get("bytes", body.get("freed_bytes", 0)) or 0
-    verb = "Removed" if args.apply else "Would remove"
-    io.out(f"{verb} {plural(len(files) if isinstance(files, list) else int(files), 'staged file')} "
-           f"({size / 1e6:.1f} MB).")
+    files = body.get("files") or []
+    if files and (args.verbose or not io.stdout_tty or len(files) <= 20):
+        rows = [[f.get("name") or f.get("path", "?"), _size(f.get("bytes", 0)), f.get("reason", "")] for f in files]
+        for line in table(io, ["FILE", "SIZE", "WHY"], rows, right=(1,), shrink=2):
+            io.out(line)
+    verb = "Would remove" if body.get("dry_run", not args.apply) else "Removed"
+    io.out(f"{verb} {plural(len(files), 'file')}, {_size(body.get('bytes', 0))} "
+           f"(frees {_size(body.get('freed_bytes', 0))}); retention {_num(body.get('retention_days'))} days.")
+    kept = body.get("referenced") or {}
+    if kept:
+        io.out(f"Kept {plural(kept.get('files', 0), 'file')} ({_size(kept.get('bytes', 0))}) that live prompts use.")
+    for failed in body.get("failed") or []:
+        io.err(f"vq: could not remove {failed.get('path')}: {failed.get('error')}")
     if not args.apply and files:
         io.err("run vq cleanup --apply to remove them")
-    return ExitCode.OK
+    return ExitCode.FAILURE if body.get("failed") else ExitCode.OK
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"

@@ -18,10 +18,15 @@ CATALOG = Catalog([REPO / "workflow_defs_v2"])
 
 
 def plan(n: int = 3) -> dict[str, Any]:
-    return {"dry_run": True, "workflow": "smoke-image", "prompts": [
-        {"input_file": f"/data/stills/img{i // 2 + 1}.png", "try_index": i % 2, "seed": 1000 + i,
-         "params": {"seed": 1000 + i}, "graph": {"2": {"class_type": "VQNoise", "inputs": {"seed": 1000 + i}}}}
-        for i in range(n)], "warnings": []}
+    """A dry-run answer as queue/submit.py's Submitter.dry_run_answer builds it."""
+    return {"dry_run": True, "workflow": "smoke-image", "name": "smoke-image: stills (2)", "total": n,
+            "params": {"seed": 1000, "noise_strength": 0.1, "scale_by": 1.5, "output_prefix": "vq_smoke/image"},
+            "warnings": [], "prompts": [
+                {"index": i, "input_file": f"/data/stills/img{i // 2 + 1}.png",
+                 "staged_name": f"vq/staged/ab/ab{i // 2}.png", "try_index": i % 2, "seed": 1000 + i,
+                 "params": {"seed": 1000 + i},
+                 "graph": {"2": {"class_type": "VQNoise", "inputs": {"seed": 1000 + i}}}}
+                for i in range(n)]}
 
 
 @pytest.fixture
@@ -29,7 +34,7 @@ def fake() -> FakeVq:
     fake = FakeVq()
     for name in CATALOG.names():
         fake.on("GET", f"/workflows/{name}", CATALOG.describe(name))
-    fake.error("GET", "/workflows/nope", 404, "not_found", "unknown workflow 'nope'; known: smoke-image, t2i")
+    fake.error("GET", "/workflows/nope", 404, "not_found", "no workflow named 'nope'; known workflows: smoke-image")
     fake.on("GET", "/workflows", {"workflows": CATALOG.summaries(), "problems": []})
 
     def submit(req: Request) -> tuple[int, Any]:
@@ -53,18 +58,37 @@ def test_submit_sends_typed_values_and_every_option(fake: FakeVq, tmp_path: Path
     assert r.code == 0, r.err
     assert posted(fake) == {
         "workflow": "wan-i2v", "input": str(tmp_path), "params": {"steps": 20, "cfg": 3.5, "flip_orientation": True},
-        "per_file_params": {"cat.png": {"positive_prompt": "the cat yawns"}}, "prompt_mode": "per-image manual",
-        "tries": 2, "seed": 7, "randomize_seed": False, "priority": 3, "name": "night", "stage": False,
-        "move_processed": True, "dry_run": False}
+        "per_file_params": {"cat.png": {"positive_prompt": "the cat yawns"}},
+        "tries": 2, "seed": 7, "priority": 3, "name": "night", "stage": False, "move_processed": True}
     assert r.out == "Queued job 21 (night): 3 prompts of smoke-image.\n"
     assert "vq watch 21" in r.err
+
+
+def test_defaults_are_left_to_the_server(fake: FakeVq) -> None:
+    run(fake, "submit", "smoke-image", "/data/stills")
+    assert posted(fake) == {"workflow": "smoke-image", "input": "/data/stills", "params": {}, "tries": 1,
+                            "priority": 0}
+
+
+def test_random_seed_prompt_mode_and_dry_run_are_sent_when_given(fake: FakeVq) -> None:
+    run(fake, "submit", "t2i", "--random-seed", "--prompt-mode", "manual", "-p", "positive_prompt=x")
+    body = posted(fake)
+    assert body["randomize_seed"] is True and body["prompt_mode"] == "manual" and "seed" not in body
+
+
+def test_param_seed_means_the_seed_option(fake: FakeVq) -> None:
+    run(fake, "submit", "smoke-image", "/data/stills", "-p", "seed=42")
+    body = posted(fake)
+    assert body["seed"] == 42 and "seed" not in body["params"]
+    r = run(fake, "submit", "smoke-image", "/data/stills", "-p", "seed=42", "--seed", "1")
+    assert r.code == 2 and "give the seed once" in r.err
 
 
 def test_submit_input_forms(fake: FakeVq, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a.png").write_bytes(b"x")
     monkeypatch.chdir(tmp_path)
     run(fake, "submit", "t2i", "--param", "positive_prompt=fox")
-    assert posted(fake)["input"] is None
+    assert "input" not in posted(fake)
     fake.requests.clear()
     run(fake, "submit", "smoke-image", "a.png", "/on/the/server/b.png")
     assert posted(fake)["input"] == [str(tmp_path / "a.png"), "/on/the/server/b.png"]
@@ -94,7 +118,7 @@ def test_a_value_the_server_refuses_exits_2(fake: FakeVq) -> None:
 
 def test_an_unknown_workflow_is_1_with_the_known_ones(fake: FakeVq) -> None:
     r = run(fake, "submit", "nope")
-    assert r.code == 1 and "unknown workflow 'nope'" in r.err and fake.calls("POST") == []
+    assert r.code == 1 and "no workflow named 'nope'" in r.err and fake.calls("POST") == []
 
 
 def test_dry_run_prints_the_plan_and_queues_nothing(fake: FakeVq) -> None:
@@ -146,3 +170,39 @@ def test_workflows_lists_and_describes(fake: FakeVq) -> None:
     assert r.code == 0
     check("workflows-smoke-image.txt", r.out)
     assert run(fake, "workflows", "smoke-image", "--json").json() == CATALOG.describe("smoke-image")
+
+
+def test_workflows_reload_reports_problems_on_stderr(fake: FakeVq) -> None:
+    problem = {"file": "/u/mine.yaml", "field": "params.steps.default", "reason": "0 is below the minimum 1"}
+    fake.on("POST", "/workflows/reload", {"workflows": ["smoke-image"], "problems": [problem]})
+    r = run(fake, "workflows", "--reload")
+    assert r.code == 0 and fake.calls("POST") == [("POST", "/workflows/reload")]
+    assert "vq: warning: /u/mine.yaml: params.steps.default: 0 is below the minimum 1" in r.err
+
+
+# --- cleanup ----------------------------------------------------------------------------------
+
+
+def cleanup_answer(dry_run: bool, failed: bool = False) -> dict[str, Any]:
+    files = [{"path": f"/comfy/input/vq/staged/ab/ab{i}.png", "name": f"vq/staged/ab/ab{i}.png", "kind": "staged",
+              "bytes": 2_000_000, "shared": False, "reason": "unused for 9 days (retention 7)"} for i in range(2)]
+    return {"dry_run": dry_run, "retention_days": 7.0, "referenced": {"files": 3, "bytes": 5_000_000},
+            "waiting": {"files": 0, "bytes": 0}, "files": files, "bytes": 4_000_000, "freed_bytes": 4_000_000,
+            "failed": [{**files[0], "error": "permission denied"}] if failed else [], "skipped": []}
+
+
+def test_cleanup_is_a_dry_run_unless_apply(fake: FakeVq) -> None:
+    fake.on("POST", "/staging/cleanup", handler=lambda req: (200, cleanup_answer(not req.body["apply"])))
+    r = run(fake, "cleanup")
+    assert r.code == 0 and fake.requests[-1].body == {"apply": False}
+    check("cleanup-dry-run.txt", r.out)
+    assert "vq cleanup --apply" in r.err
+    r = run(fake, "cleanup", "--apply")
+    assert r.code == 0 and fake.requests[-1].body == {"apply": True}
+    assert "Removed 2 files, 3.8 MB (frees 3.8 MB)" in r.out and r.err == ""
+
+
+def test_cleanup_that_could_not_remove_a_file_is_1(fake: FakeVq) -> None:
+    fake.on("POST", "/staging/cleanup", cleanup_answer(False, failed=True))
+    r = run(fake, "cleanup", "--apply")
+    assert r.code == 1 and "could not remove /comfy/input/vq/staged/ab/ab0.png: permission denied" in r.err
