@@ -178,3 +178,33 @@ async def test_partially_valid_graph_is_refused_whole(client: Any, comfy: Any) -
     prompt = done["prompts"][0]
     assert prompt["status"] == "failed" and prompt["error"]["node_id"] == "10"
     assert comfy_ids(comfy) == (set(), set())
+
+
+@pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
+async def test_pause_during_a_submit_takes_that_prompt_back_too(client: Any, comfy: Any, plugin: Any) -> None:
+    import asyncio
+
+    slow(comfy, seconds=2.0)
+    entered, release = asyncio.Event(), asyncio.Event()
+    real_handler = plugin.bridge._post_prompt
+    calls = 0
+
+    async def held_handler(request: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # hold the second submit, as a slow validation would
+            entered.set()
+            await release.wait()
+        return await real_handler(request)
+
+    plugin.bridge._post_prompt = held_handler
+    created = await submit(client, [upscale(1.1), upscale(1.2)])
+    await asyncio.wait_for(entered.wait(), 5)
+    pause = asyncio.ensure_future(client.post("/api/vq/v1/queue/pause"))
+    await asyncio.sleep(0.1)
+    release.set()
+    await pause
+    second = created["prompts"][1]["id"]
+    await wait_prompt(client, second, {"pending"})
+    await wait_prompt(client, created["prompts"][0]["id"], {"succeeded"})
+    assert comfy_ids(comfy) == (set(), set()) and (await job(client, created["id"]))["counts"]["pending"] == 1

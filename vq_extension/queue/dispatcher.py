@@ -228,6 +228,9 @@ class Dispatcher:
                 return
             if not await self._submit(prompt, now):
                 return
+            if self.worker.paused:  # paused while that submit was under way: take it back out
+                await self.pull_back_queued()
+                return
 
     async def _submit(self, prompt: PromptRecord, now: float) -> bool:
         """Hand one claimed prompt to ComfyUI; False when ComfyUI cannot take work now."""
