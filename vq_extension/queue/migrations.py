@@ -92,7 +92,22 @@ V1 = [
     "CREATE TABLE setting (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1)]
+# Staging retention: one row per file a cleanup removed (or failed to remove).
+V2 = [
+    """
+    CREATE TABLE staging_audit (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      REAL NOT NULL,
+        action  TEXT NOT NULL,       -- delete_staged, delete_temp, delete_partial_upload
+        path    TEXT NOT NULL,
+        bytes   INTEGER,
+        result  TEXT NOT NULL,       -- deleted, gone, failed, kept
+        detail  TEXT
+    )
+    """,
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
