@@ -28,7 +28,12 @@ class Settings(BaseModel):
     reinterrupt_seconds: float = Field(3.0, gt=0, description="repeat a cancel's interrupt after this long")
     owner_id: str = Field(default_factory=socket.gethostname, description="who claims prompts (multi-host)")
     allowed_roots: list[str] = Field(default_factory=list, description="extra folders vq may read inputs from")
-    stage_on_submit: bool = True
+    stage_on_submit: bool = Field(True, description="copy folder inputs into staging on submit (uploads always are)")
+    upload_max_bytes: int = Field(20 * 1024**3, ge=1, description="largest upload vq accepts; "
+                                  "ComfyUI's --max-upload-size does not apply to vq's streamed uploads")
+    staging_retention_days: float = Field(7, ge=0, description="keep staged inputs this long after their last "
+                                          "job finished")
+    staging_sweep_hours: float = Field(0, ge=0, description="run the staging cleanup this often; 0 = off")
 
 
 ENV_PREFIX = "VQ_"

@@ -37,5 +37,13 @@ class CountChanged(Conflict):
     code = "count_changed"
 
 
+class TooLarge(VqError):
+    status, code = 413, "upload_too_large"
+
+
+class UnsupportedMedia(VqError):
+    status, code = 415, "unsupported_media"
+
+
 class Unavailable(VqError):
     status, code = 503, "unavailable"
