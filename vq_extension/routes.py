@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ValidationError
 
 from . import api_models as A
 from . import schemas
-from .queue.errors import InvalidRequest, VqError
+from .files_service import (
+    BrowseQuery,
+    CleanupBody,
+    FilesService,
+    NormalizePath,
+    StagingQuery,
+    ThumbnailQuery,
+    UploadQuery,
+)
+from .queue.errors import InvalidRequest, PathForbidden, VqError
 from .queue.reader import QueueReader
 from .queue.service import JobService
 from .queue.submit import WorkflowRequest
@@ -41,6 +51,7 @@ class RouteSpec:
     query: type[BaseModel] | None = None
     status: int = 200
     response: type[BaseModel] | None = None  # the answer's shape, for the OpenAPI document
+    raw: bool = False  # the handler reads the request itself (multipart) and gets it as `request`
 
 
 @dataclass(frozen=True)
@@ -54,9 +65,9 @@ class Reply:
 class Api:
     """The handlers, bound to the services they call."""
 
-    def __init__(self, jobs: JobService, reader: QueueReader, workflows: WorkflowService,
+    def __init__(self, jobs: JobService, reader: QueueReader, workflows: WorkflowService, files: FilesService,
                  health: Callable[[], Awaitable[dict[str, Any]]]):
-        self.jobs, self.reader, self.workflows, self.health = jobs, reader, workflows, health
+        self.jobs, self.reader, self.workflows, self.files, self.health = jobs, reader, workflows, files, health
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -65,9 +76,9 @@ SPECS: list[tuple[RouteSpec, Handler]] = []
 
 def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
           query: type[BaseModel] | None = None, status: int = 200,
-          response: type[BaseModel] | None = None) -> Callable[[Handler], Handler]:
+          response: type[BaseModel] | None = None, raw: bool = False) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response), fn))
+        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response, raw), fn))
         return fn
 
     return register
@@ -87,6 +98,8 @@ def _handler(spec: RouteSpec, fn: Handler, api: Api) -> Callable[[web.Request], 
                 kwargs["query"] = spec.query.model_validate(dict(request.query))
             if spec.body is not None:
                 kwargs["body"] = spec.body.model_validate(await _json_body(request))
+            elif spec.raw:
+                kwargs["request"] = request
             elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
                 _refuse_simple_forms(request)
             for name, value in request.match_info.items():
@@ -99,6 +112,8 @@ def _handler(spec: RouteSpec, fn: Handler, api: Api) -> Callable[[web.Request], 
         except Exception:
             log.exception("vq: %s %s failed", request.method, request.path)
             return error_response(500, "internal", "internal error in vq; the traceback is in ComfyUI's log")
+        if isinstance(result, web.StreamResponse):  # not JSON: e.g. an image
+            return result
         if isinstance(result, Reply):
             return web.json_response(result.body, status=result.status, dumps=_dumps)
         return web.json_response(result, status=spec.status, dumps=_dumps)
@@ -243,6 +258,100 @@ async def resume(api: Api) -> dict[str, Any]:
        response=A.ClearResult)
 async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
+
+
+# --- files ---
+
+
+@route("POST", "/paths/normalize", "Check a pasted path: its normalized form, whether it exists and how many "
+       "input files it holds for a workflow (outside the allowed roots: 403)", body=NormalizePath,
+       response=A.NormalizedPath)
+async def normalize_path(api: Api, body: NormalizePath) -> dict[str, Any]:
+    return await api.files.normalize(body)
+
+
+@route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
+       "(default: ComfyUI's input folder)", query=BrowseQuery, response=A.FolderListing)
+async def browse_folder(api: Api, query: BrowseQuery) -> dict[str, Any]:
+    return await api.files.browse(query)
+
+
+@route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=ThumbnailQuery, raw=True)
+async def thumbnail(api: Api, query: ThumbnailQuery, request: web.Request) -> web.Response:
+    thumb = await api.files.thumbnail(query, request.headers.get("If-None-Match"))
+    headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=3600"}
+    if thumb.data is None:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=thumb.data, content_type="image/webp", headers=headers)
+
+
+@route("POST", "/uploads", "Upload one image or video (multipart/form-data, streamed to disk; an optional "
+       "subfolder field goes before the file)", query=UploadQuery, status=201, response=A.UploadResult, raw=True)
+async def upload(api: Api, query: UploadQuery, request: web.Request) -> dict[str, Any]:
+    _refuse_cross_origin(request)
+    api.files.refuse_if_too_large(request.content_length)
+    if request.content_type != "multipart/form-data":
+        raise InvalidRequest(
+            f"send the file as multipart/form-data (curl -F file=@clip.mp4), not {request.content_type}")
+    reader = await request.multipart()
+    subfolder, answer = query.subfolder, None
+    while (part := await reader.next()) is not None:
+        if answer is not None:
+            await api.files.discard_upload(answer)
+            raise InvalidRequest("send one file per request, with the subfolder field before the file")
+        if not isinstance(part, BodyPartReader):
+            raise InvalidRequest("nested multipart bodies are not supported; send one file per request")
+        if part.filename is None:
+            subfolder = await _subfolder_field(part, query.subfolder)
+        else:
+            answer = await api.files.upload(_chunks(part), part.filename, subfolder)
+    if answer is None:
+        raise InvalidRequest(
+            "the upload holds no file; send it as a form field with a file name (curl -F file=@clip.mp4)")
+    return answer
+
+
+@route("GET", "/staging", "Staged inputs: files and bytes, referenced vs reclaimable; retention settings; "
+       "recent cleanup audit entries", query=StagingQuery, response=A.StagingUsage)
+async def staging_usage(api: Api, query: StagingQuery) -> dict[str, Any]:
+    return await api.files.staging_usage(query)
+
+
+@route("POST", "/staging/cleanup", "Remove staged inputs that no live prompt needs and that are past retention "
+       "(dry_run, the default, only lists them)", body=CleanupBody, response=A.CleanupResult)
+async def staging_cleanup(api: Api, body: CleanupBody) -> dict[str, Any]:
+    return await api.files.cleanup(body.is_dry_run)
+
+
+def _refuse_cross_origin(request: web.Request) -> None:
+    # A page on any site can make the browser POST multipart here without a CORS preflight,
+    # and ComfyUI's own origin check covers loopback hosts only. Non-browsers send no Origin.
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+        raise PathForbidden(
+            f"uploads from another site are refused (Origin {origin}, this server {request.host}); upload from "
+            "ComfyUI's own page, and behind a reverse proxy pass the original Host header through",
+            {"origin": origin}, code="cross_origin")
+
+
+async def _subfolder_field(part: BodyPartReader, from_query: str) -> str:
+    if part.name != "subfolder":
+        raise InvalidRequest(f"unknown form field {part.name!r}; this route takes a subfolder field and one file")
+    raw = b""
+    while len(raw) <= 4096 and (chunk := await part.read_chunk(4096)):
+        raw += chunk
+    if len(raw) > 4096:
+        raise InvalidRequest("the subfolder field is longer than 4096 bytes")
+    value = raw.decode("utf-8", errors="replace")
+    if from_query and value != from_query:
+        raise InvalidRequest(
+            f"subfolder is given twice ({from_query!r} in the query, {value!r} in the form); give it once")
+    return value
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(1 << 20):
+        yield chunk
 
 
 @route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)",
