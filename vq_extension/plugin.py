@@ -15,6 +15,7 @@ from aiohttp import web
 from . import __version__, routes
 from .comfy.bridge import ComfyBridge
 from .config import Settings, load_settings
+from .files_service import FilesService
 from .queue.database import Database
 from .queue.dispatcher import Dispatcher
 from .queue.events import EventPublisher
@@ -47,14 +48,17 @@ class Plugin:
     jobs: JobService
     workflows: WorkflowService
     api: routes.Api
+    files: FilesService
 
     async def on_startup(self, _app: web.Application) -> None:
         found = await self.workflows.reload()
         log.info("vq: %d workflow definition(s) loaded, %d problem(s)", len(found["workflows"]), len(found["problems"]))
         await self.dispatcher.start()
         log.info("vq: dispatcher started (%s)", self.bridge.capabilities.submit)
+        self.files.start_sweeps()
 
     async def on_cleanup(self, _app: web.Application) -> None:
+        await self.files.stop_sweeps()
         await self.dispatcher.stop()
         self.db.close()
         self.store.close()
@@ -71,9 +75,13 @@ def build(bridge: ComfyBridge, settings: Settings, data_dir: Path) -> Plugin:
     dispatcher = Dispatcher(store=store, db=db, bridge=bridge, events=events, live=live, worker=worker,
                             settings=settings, input_problem=stager.verify)
     workflows = WorkflowService([SHIPPED_WORKFLOWS, data_dir / USER_WORKFLOWS], preflight=bridge)
+
+    def roots() -> AllowedRoots:
+        return AllowedRoots([input_dir, output_dir, *map(Path, settings.allowed_roots)])
+
     submitter = Submitter(
         catalog=workflows.catalog,
-        roots=lambda: AllowedRoots([input_dir, output_dir, *map(Path, settings.allowed_roots)]),
+        roots=roots,
         stager=stager,
         uploads_dir=input_dir / UPLOADS,
         output_dir=output_dir,
@@ -88,8 +96,10 @@ def build(bridge: ComfyBridge, settings: Settings, data_dir: Path) -> Plugin:
     async def health() -> dict[str, Any]:
         return await describe_health(bridge, settings, data_dir, store, reader)
 
-    api = routes.Api(jobs, reader, workflows, health)
-    return Plugin(bridge, settings, data_dir, store, db, reader, dispatcher, jobs, workflows, api)
+    files = FilesService(roots=roots, input_dir=input_dir, uploads_dir=input_dir / UPLOADS, stager=stager,
+                         settings=settings, catalog=workflows.catalog, store=store, db=db)
+    api = routes.Api(jobs, reader, workflows, files, health)
+    return Plugin(bridge, settings, data_dir, store, db, reader, dispatcher, jobs, workflows, api, files)
 
 
 async def describe_health(
@@ -109,7 +119,8 @@ async def describe_health(
             "sqlite_version": store.sqlite_version,
         },
         "settings": settings.model_dump(
-            include={"max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit"}
+            include={"max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit",
+                     "upload_max_bytes", "staging_retention_days", "staging_sweep_hours"}
         ),
     }
 
