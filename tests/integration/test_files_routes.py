@@ -377,7 +377,6 @@ async def test_browsing_never_shows_what_symlinks_lead_to_outside(client: Any, c
     assert "linked" not in shown and "leak.png" not in shown
 
 
-@pytest.mark.xfail(strict=True, reason="submit.py: folder discovery does not check each file against the roots")
 async def test_a_folder_submit_does_not_stage_symlinks_that_lead_outside(client: Any, comfy: Any, outside: Path,
                                                                         batch: Path) -> None:
     (batch / "zz_leak.png").symlink_to(outside / "private.png")

@@ -70,7 +70,6 @@ class JobService:
     async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt]) -> dict[str, Any]:
         now = self.clock()
         job_id = await self.db.run(self.store.create_job, job, prompts, now)
-        await self.db.run(self.store.log, job_id, "submitted", f"submitted with {len(prompts)} prompt(s)", now)
         self.events.job(job_id)
         self.dispatcher.nudge()
         return await self.reader.job_detail(job_id)

@@ -273,7 +273,8 @@ class SqliteQueueStore:
     # --- jobs ----------------------------------------------------------------------
 
     def create_job(self, job: NewJob, prompts: Sequence[NewPrompt], now: float) -> int:
-        """Persist a job and all its prompts in one transaction; returns the job id."""
+        """Persist a job and all its prompts (and the log line saying so) in one
+        transaction; returns the job id."""
         if not prompts:
             raise ValueError("a job needs at least one prompt")
         with self._tx() as conn:
@@ -313,6 +314,8 @@ class SqliteQueueStore:
                     for index, p in enumerate(prompts)
                 ),
             )
+            conn.execute(INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
+                                      "event": "submitted", "message": f"submitted with {len(prompts)} prompt(s)"})
         return job_id
 
     def get_job(self, job_id: int) -> JobRecord | None:

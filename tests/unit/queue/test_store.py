@@ -1054,13 +1054,14 @@ def test_job_log_order_and_paging(store: Store, clock: Clock) -> None:
     a = new_job(store, now=clock())
     b = new_job(store, now=clock())
     pid = only_prompt(store, a).id
-    store.log(a, "submitted", "job submitted", 10.0)
-    store.log(b, "submitted", "other job", 11.0)
+    store.log(a, "note", "job noted", 10.0)
+    store.log(b, "note", "other job", 11.0)
     store.log(a, "queued", "queued in ComfyUI", 12.0, prompt_id=pid)
     store.log(a, "failed", "boom", 9.0, level="error", prompt_id=pid)  # order is by write, not by time
     entries = store.read_log(a)
     assert [(e.job_id, e.prompt_id, e.at, e.level, e.event, e.message) for e in entries] == [
-        (a, None, 10.0, "info", "submitted", "job submitted"),
+        (a, None, entries[0].at, "info", "submitted", "submitted with 1 prompt(s)"),  # create_job writes it
+        (a, None, 10.0, "info", "note", "job noted"),
         (a, pid, 12.0, "info", "queued", "queued in ComfyUI"),
         (a, pid, 9.0, "error", "failed", "boom"),
     ]
@@ -1069,7 +1070,7 @@ def test_job_log_order_and_paging(store: Store, clock: Clock) -> None:
     assert store.read_log(a, after=entries[0].id, limit=1) == entries[1:2]
     assert store.read_log(a, after=entries[-1].id) == []
     assert store.read_log(a, limit=2) == entries[:2]
-    assert [e.message for e in store.read_log(b)] == ["other job"]
+    assert [e.message for e in store.read_log(b)] == ["submitted with 1 prompt(s)", "other job"]
     assert store.read_log(404) == []
 
 
