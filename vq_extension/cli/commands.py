@@ -14,11 +14,20 @@ from typing import Any
 
 from .errors import ApiError, CliError, ExitCode, UsageError, exit_code_for
 from .http import VqClient
-from .output import IO, STATUS_STYLE, TERMINAL_JOB, counts_text, duration, fields, plural, table, when
+from .output import (
+    IO,
+    PROMPT_ORDER,
+    STATUS_STYLE,
+    TERMINAL_JOB,
+    counts_text,
+    duration,
+    fields,
+    plural,
+    table,
+    when,
+)
 
 Clock = Callable[[], float]
-PROMPT_ORDER = ("running", "canceling", "queued", "pending", "interrupted", "failed", "canceled", "succeeded")
-JOB_ORDER = ("running", "failed", "pending", "canceled", "succeeded")
 
 
 # --- health -----------------------------------------------------------------------------

@@ -44,6 +44,8 @@ STATUS_STYLE = {
     "error": "red",
 }
 TERMINAL_JOB = frozenset({"succeeded", "failed", "canceled"})
+# Prompt counts are listed most urgent first, like the job list.
+PROMPT_ORDER = ("running", "canceling", "queued", "pending", "interrupted", "failed", "canceled", "succeeded")
 
 
 @dataclass

@@ -14,12 +14,11 @@ from typing import Any
 
 from .errors import ExitCode, JobEnded, Unreachable
 from .http import VqClient
-from .output import IO, TERMINAL_JOB, bar, counts_text, duration, plural, truncate
+from .output import IO, PROMPT_ORDER, TERMINAL_JOB, bar, counts_text, duration, plural, truncate
 
 Clock = Callable[[], float]
 ACTIVE = "pending,running"
 RECONNECT_SECONDS = 2.0  # poll interval while ComfyUI does not answer
-PROMPT_ORDER = ("running", "canceling", "queued", "pending", "interrupted", "failed", "canceled", "succeeded")
 # Cursor to the start of the line N lines up, then clear to the end of the screen.
 UP_AND_CLEAR = "\x1b[{n}F\x1b[J"
 
