@@ -159,10 +159,11 @@ async def test_interrupt_from_comfyui_ui_cancels_the_prompt(client: Any, comfy: 
 
 
 async def test_prompt_that_vanishes_from_comfyui_is_retried_then_succeeds(client: Any, comfy: Any) -> None:
-    slow(comfy, seconds=1.0)
+    slow(comfy, seconds=2.0)
     created = await submit(client, [upscale(1.1), upscale(1.2)])
     second = await wait_prompt(client, created["prompts"][1]["id"], {"queued"})
-    comfy.queue.delete_queue_item(lambda item: item[1] == second["comfy_prompt_id"])  # e.g. ComfyUI's "Clear queue"
+    # e.g. ComfyUI's own "Clear queue" while ours waits there
+    assert comfy.queue.delete_queue_item(lambda item: item[1] == second["comfy_prompt_id"])
     done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=10)
     prompt = done["prompts"][1]
     assert prompt["status"] == "succeeded" and prompt["attempt"] == 2

@@ -1,0 +1,198 @@
+"""Every SQL statement vq runs, named, with a line on what it does (DDL lives in
+``migrations.py``). Only ``store.py`` executes them; the transition statements are built
+from the state machine table in ``models.py``, so the guard and the table cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .models import ACTIVE, ALLOWED_FROM, TERMINAL, JobStatus, PromptStatus
+
+P = PromptStatus
+
+
+def in_list(statuses: Iterable[PromptStatus | JobStatus]) -> str:
+    return ", ".join(f"'{s.value}'" for s in sorted(statuses, key=lambda s: s.value))
+
+
+# --- statements -------------------------------------------------------------------
+
+# Insert one job.
+INSERT_JOB = """
+INSERT INTO job (name, status, status_rank, priority, workflow, mode, params_json, options_json,
+                 source_json, workspace, search_text, created_at, updated_at)
+VALUES (:name, 'pending', :rank, :priority, :workflow, :mode, :params, :options,
+        :source, :workspace, :search, :now, :now)
+"""
+
+# Insert one prompt of a job.
+INSERT_PROMPT = """
+INSERT INTO prompt (job_id, idx, status, max_attempts, seed, input_file, staged_name, try_index,
+                    params_json, graph_json, created_at, updated_at)
+VALUES (:job_id, :idx, 'pending', :max_attempts, :seed, :input_file, :staged_name, :try_index,
+        :params, :graph, :now, :now)
+"""
+
+# Guarded status change; one statement per target status, built from the transition table.
+_TRANSITION_TEMPLATE = """
+UPDATE prompt SET status = :to, updated_at = :now,
+       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(started_at, :started_at) END,
+       finished_at = CASE WHEN :to IN ({terminal}) THEN :now ELSE finished_at END,
+       error_json = CASE WHEN :set_error THEN :error ELSE error_json END,
+       outputs_json = CASE WHEN :set_outputs THEN :outputs ELSE outputs_json END,
+       cancel_reason = CASE WHEN :set_reason THEN :reason ELSE cancel_reason END
+ WHERE id = :id AND status IN ({allowed})
+   AND (:expected IS NULL OR status = :expected)
+   AND (:comfy_prompt_id IS NULL OR comfy_prompt_id = :comfy_prompt_id)
+"""
+TRANSITION: dict[PromptStatus, str] = {
+    to: _TRANSITION_TEMPLATE.format(terminal=in_list(TERMINAL), allowed=in_list(allowed))
+    for to, allowed in ALLOWED_FROM.items()
+    if to is not P.PENDING and to is not P.QUEUED  # those have their own statements below
+}
+
+# Pick the next pending prompt: highest job priority, then oldest job, then prompt index.
+SELECT_NEXT_PENDING = """
+SELECT p.id FROM prompt p
+ WHERE p.status = 'pending' AND p.job_id = (
+       SELECT j.id FROM job j
+        WHERE j.status IN ('pending', 'running')
+          AND EXISTS (SELECT 1 FROM prompt q WHERE q.job_id = j.id AND q.status = 'pending')
+        ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
+ ORDER BY p.idx LIMIT 1
+"""
+
+# Claim: pending -> queued, stamping the attempt, claim token, owner and ComfyUI id.
+CLAIM_PROMPT = """
+UPDATE prompt SET status = 'queued', attempt = attempt + 1, comfy_prompt_id = :comfy_prompt_id,
+       claim_token = :token, owner = :owner, lease_expires_at = :lease, queued_at = :now,
+       started_at = NULL, finished_at = NULL, error_json = NULL, outputs_json = '[]',
+       cancel_reason = NULL, updated_at = :now
+ WHERE id = :id AND status = 'pending'
+"""
+
+# Record the attempt a claim starts (lineage survives retries).
+INSERT_ATTEMPT = """
+INSERT INTO attempt (prompt_id, attempt, comfy_prompt_id, status, queued_at)
+SELECT id, attempt, comfy_prompt_id, 'queued', :now FROM prompt WHERE id = :id
+"""
+
+# Mirror a prompt's new status onto its current attempt.
+UPDATE_ATTEMPT = """
+UPDATE attempt SET status = :to,
+       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(started_at, :started_at) END,
+       finished_at = CASE WHEN :to IN ({terminal}, 'interrupted') THEN :now ELSE finished_at END,
+       error_json = CASE WHEN :set_error THEN :error ELSE error_json END
+ WHERE prompt_id = :id AND attempt = (SELECT attempt FROM prompt WHERE id = :id)
+   AND finished_at IS NULL  -- a retried prompt's previous attempt is history
+""".format(terminal=in_list(TERMINAL))
+
+# Pause: queued -> pending for a prompt ComfyUI had not started; the attempt is undone.
+PULL_BACK_PROMPT = """
+UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = NULL,
+       claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL, updated_at = :now
+ WHERE id = :id AND status = 'queued' AND comfy_prompt_id = :comfy_prompt_id
+"""
+DELETE_ATTEMPT = "DELETE FROM attempt WHERE prompt_id = :id AND comfy_prompt_id = :comfy_prompt_id"
+
+# Back to pending for another attempt (user retry, or recovery while attempts remain).
+REQUEUE_PROMPT = f"""
+UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt + :budget),
+       comfy_prompt_id = NULL, claim_token = NULL, owner = NULL, lease_expires_at = NULL,
+       queued_at = NULL, started_at = NULL, finished_at = NULL, cancel_reason = NULL, updated_at = :now
+ WHERE id = :id AND status IN ({in_list(ALLOWED_FROM[P.PENDING] - {P.QUEUED})})
+"""
+
+SELECT_PROMPT = "SELECT * FROM prompt WHERE id = ?"
+SELECT_PROMPT_BY_COMFY_ID = "SELECT * FROM prompt WHERE comfy_prompt_id = ?"
+SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"
+SELECT_JOB_PROMPTS = "SELECT * FROM prompt WHERE job_id = ? ORDER BY idx"
+SELECT_PROMPTS_IN = "SELECT * FROM prompt WHERE status IN ({statuses}) ORDER BY id"
+SELECT_ATTEMPTS = "SELECT * FROM attempt WHERE prompt_id IN ({ids}) ORDER BY prompt_id, attempt"
+SELECT_JOB = "SELECT * FROM job WHERE id = ?"
+SELECT_JOB_STATUS_COUNTS = "SELECT status, COUNT(*) AS n FROM prompt WHERE job_id = ? GROUP BY status"
+SELECT_PROMPT_COUNTS_FOR_JOBS = (
+    "SELECT job_id, status, COUNT(*) AS n FROM prompt WHERE job_id IN ({ids}) GROUP BY job_id, status"
+)
+SELECT_AVG_DURATIONS = (
+    "SELECT job_id, AVG(finished_at - started_at) AS seconds FROM prompt"
+    " WHERE job_id IN ({ids}) AND status = 'succeeded' AND started_at IS NOT NULL GROUP BY job_id"
+)
+SELECT_PROMPT_TOTALS = "SELECT status, COUNT(*) AS n FROM prompt GROUP BY status"
+SELECT_JOB_TOTALS = "SELECT status, COUNT(*) AS n FROM job GROUP BY status"
+SELECT_MAX_ACTIVE_PRIORITY = (
+    "SELECT MAX(priority) FROM job WHERE status IN ('pending', 'running') AND id != ?"
+)
+
+# Re-derived job status, with the time it started and finished.
+UPDATE_JOB_STATUS = """
+UPDATE job SET status = :status, status_rank = :rank, updated_at = :now,
+       started_at = CASE WHEN :status = 'pending' THEN NULL ELSE started_at END,
+       finished_at = CASE WHEN :finished THEN COALESCE(finished_at, :now) ELSE NULL END
+ WHERE id = :id
+"""
+# A job starts when its first prompt is claimed (a job canceled unstarted never started).
+MARK_JOB_STARTED = "UPDATE job SET started_at = COALESCE(started_at, :now) WHERE id = :id"
+UPDATE_JOB_PRIORITY = "UPDATE job SET priority = :priority, updated_at = :now WHERE id = :id"
+
+INSERT_LOG = """
+INSERT INTO job_log (job_id, prompt_id, at, level, event, message)
+VALUES (:job_id, :prompt_id, :at, :level, :event, :message)
+"""
+SELECT_LOG = "SELECT * FROM job_log WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?"
+
+SELECT_SETTING = "SELECT value FROM setting WHERE key = ?"
+UPSERT_SETTING = """
+INSERT INTO setting (key, value) VALUES (:key, :value)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+
+JOB_ORDER = {
+    "actionable": "status_rank, created_at DESC, id DESC",
+    "created": "created_at, id",
+    "-created": "created_at DESC, id DESC",
+    "priority": "priority DESC, created_at, id",
+}
+JOB_SORTS = tuple(JOB_ORDER)
+SELECT_JOBS = "SELECT * FROM job {where} ORDER BY {order} LIMIT ? OFFSET ?"
+COUNT_JOBS = "SELECT COUNT(*) FROM job {where}"
+
+# --- staging references ---
+
+# Per staged name: is a prompt using it live, is any job using it unfinished, when did the last finish.
+SELECT_STAGED_REFERENCES = f"""
+SELECT p.staged_name AS name,
+       MAX(p.status IN ({in_list(ACTIVE)})) AS live,
+       MAX(j.finished_at IS NULL) AS unfinished,
+       MAX(j.finished_at) AS last_finished
+  FROM prompt p JOIN job j ON j.id = p.job_id
+ WHERE p.staged_name IS NOT NULL
+ GROUP BY p.staged_name
+"""
+INSERT_AUDIT = """
+INSERT INTO staging_audit (at, action, path, bytes, result, detail)
+VALUES (:at, :action, :path, :bytes, :result, :detail)
+"""
+# Newest first.
+SELECT_AUDIT = "SELECT * FROM staging_audit ORDER BY id DESC LIMIT ?"
+
+
+def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of a job listing: status list, and a search
+    that matches name, workflow or input folder as a literal substring, or a job id."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if statuses:
+        clauses.append(f"status IN ({in_list(statuses)})")
+    term = search.strip().lower()
+    if term:
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clause = "search_text LIKE ? ESCAPE '\\'"
+        args.append(f"%{escaped}%")
+        number = term.lstrip("#")
+        if number.isascii() and number.isdigit():
+            clause = f"({clause} OR id = ?)"
+            args.append(int(number))
+        clauses.append(clause)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
