@@ -381,3 +381,15 @@ async def test_offline_auto_falls_back_when_comfyui_is_unreachable(client: Any, 
     assert "not reachable" in r.err and "--offline=auto" in r.err
     done = await wait_job(client, r.json()["id"], {"succeeded", "failed"}, timeout=20)
     assert done["status"] == "succeeded" and done["total"] == 3
+
+
+async def test_cleanup_dry_run_and_apply(client: Any, stills: Any) -> None:
+    r = await vq(client, "submit", "smoke-image", str(stills), "--wait", "--interval", "0.05")
+    assert r.code == 0, r.err
+    api = await (await client.post("/api/vq/v1/staging/cleanup", json={"apply": False})).json()
+    dry = await vq(client, "cleanup", "--json")
+    assert dry.code == 0 and dry.json() == api and api["dry_run"] is True
+    human = await vq(client, "cleanup")
+    assert human.code == 0 and "Would remove" in human.out and "retention" in human.out
+    applied = await vq(client, "cleanup", "--apply", "--json")
+    assert applied.code == 0 and applied.json()["dry_run"] is False
