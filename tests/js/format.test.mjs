@@ -58,6 +58,7 @@ test("every job status has a text label and an icon (never colour alone)", () =>
 test("job progress text mentions failures", () => {
   assert.equal(jobProgressText({ done: 3, total: 10, counts: { failed: 1 } }), "3 / 10 done · 1 failed");
   assert.equal(jobProgressText({ done: 0, total: 1, counts: {} }), "0 / 1 done");
+  assert.equal(jobProgressText({ done: 2, total: 2, counts: { canceled: 2 } }), "2 / 2 done · 2 canceled");
 });
 
 test("the cancel confirmation says what happens to running and waiting prompts", () => {

@@ -91,3 +91,31 @@ export async function copyText(text, doc = globalThis.document) {
   area.remove();
   return !!ok;
 }
+
+const ICON_SELECTOR = /(^|[\s,>+~(])\.pi([\s,.:>+~)[]|-|$)/;
+const iconCache = new WeakMap();
+
+/**
+ * The page's PrimeIcons rules (`.pi`, `.pi-*:before`, the spin keyframes) as CSS text, for
+ * a shadow root: class rules do not cross the shadow boundary, the icon font itself does.
+ * How the frontend bundles PrimeIcons is its business, so this reads whatever the page has.
+ */
+export function pageIconRules(doc = globalThis.document) {
+  if (iconCache.has(doc)) return iconCache.get(doc);
+  const found = [];
+  for (const sheet of doc?.styleSheets || []) {
+    let rules;
+    try {
+      rules = sheet.cssRules;
+    } catch {
+      continue; // a cross-origin stylesheet cannot be read; it holds no PrimeIcons rules of ours
+    }
+    for (const rule of rules || []) {
+      if (rule.selectorText && ICON_SELECTOR.test(rule.selectorText)) found.push(rule.cssText);
+      else if (typeof rule.name === "string" && rule.cssRules && /spin/i.test(rule.name)) found.push(rule.cssText);
+    }
+  }
+  if (!found.length) console.warn("[vq] no PrimeIcons rules found on the page; the panel shows text labels only");
+  iconCache.set(doc, found);
+  return found;
+}

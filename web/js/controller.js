@@ -158,7 +158,8 @@ export function createController({ store, client, env, pollMs = 3000, idlePollMs
     }
     if (ok && now - lastHealth >= 30000) refreshHealth();
     const base = mounted ? pollMs : idlePollMs;
-    schedulePoll(failures ? Math.min(base * 2 ** Math.min(failures, 3), 20000) : base);
+    // After a failure retry a little slower, but not so slow that recovery goes unnoticed.
+    schedulePoll(failures ? Math.min(base * 2, 10000) : base);
   }
 
   // --- reacting to state changes ------------------------------------------------------
@@ -469,6 +470,10 @@ export function createController({ store, client, env, pollMs = 3000, idlePollMs
       started = true;
       unsubscribe = store.subscribe(onChange);
       schedulePoll(0);
+      // One page in the background, so the first open draws at once and refetches after.
+      later(() => {
+        if (!getState().list.loaded) refreshList();
+      }, 1000);
     },
     stop() {
       started = false;

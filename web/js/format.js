@@ -3,9 +3,10 @@
 
 /** Job and prompt statuses: label, PrimeIcons icon and tone (a CSS class suffix). */
 export const STATUS_META = Object.freeze({
-  running: { label: "Running", icon: "pi pi-spin pi-spinner", tone: "running" },
+  // Static icons: a spinner per running card would keep the page repainting every frame.
+  running: { label: "Running", icon: "pi pi-play-circle", tone: "running" },
   queued: { label: "Queued", icon: "pi pi-arrow-circle-right", tone: "running" },
-  canceling: { label: "Canceling", icon: "pi pi-spin pi-spinner", tone: "canceled" },
+  canceling: { label: "Canceling", icon: "pi pi-hourglass", tone: "canceled" },
   failed: { label: "Failed", icon: "pi pi-times-circle", tone: "failed" },
   interrupted: { label: "Interrupted", icon: "pi pi-exclamation-triangle", tone: "failed" },
   pending: { label: "Pending", icon: "pi pi-clock", tone: "pending" },
@@ -106,7 +107,9 @@ export function shortId(id, length = 8) {
 export function jobProgressText(job) {
   const parts = [`${formatCount(job.done)} / ${formatCount(job.total)} done`];
   const failed = job.counts?.failed || 0;
+  const canceled = job.counts?.canceled || 0;
   if (failed) parts.push(`${formatCount(failed)} failed`);
+  if (canceled) parts.push(`${formatCount(canceled)} canceled`);
   return parts.join(" · ");
 }
 
