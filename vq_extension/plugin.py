@@ -33,6 +33,7 @@ DB_FILE = "vq.sqlite3"
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflow_defs_v2"
 USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
 UPLOADS = "vq/uploads"  # under ComfyUI's input dir
+COMFY_DIRS_SETTING = "comfy_dirs"  # ComfyUI's input/output folders, for the CLI's offline mode
 GUARD_ATTRIBUTE = "_vq_plugin"  # on PromptServer.instance: install once per server
 
 
@@ -51,6 +52,8 @@ class Plugin:
     files: FilesService
 
     async def on_startup(self, _app: web.Application) -> None:
+        dirs = {"input": self.bridge.input_dir(), "output": self.bridge.output_dir()}
+        await self.db.run(self.store.set_setting, COMFY_DIRS_SETTING, dirs)
         found = await self.workflows.reload()
         log.info("vq: %d workflow definition(s) loaded, %d problem(s)", len(found["workflows"]), len(found["problems"]))
         await self.dispatcher.start()

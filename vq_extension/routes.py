@@ -32,7 +32,6 @@ from .files_service import (
 from .queue.errors import InvalidRequest, PathForbidden, VqError
 from .queue.reader import QueueReader
 from .queue.service import JobService
-from .queue.submit import WorkflowRequest
 from .workflow_service import WorkflowService
 
 log = logging.getLogger("vq.routes")
@@ -181,13 +180,7 @@ async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any] | Repl
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
                                             max_attempts=body.max_attempts)
-    answer = await api.jobs.submit_workflow(WorkflowRequest(
-        workflow=body.workflow or "", input=body.inputs(), params=body.params,
-        per_file_params=body.per_file_params, prompt_mode=body.prompt_mode, tries=body.tries, seed=body.seed,
-        randomize_seed=body.randomize_seed, stage=body.stage, move_processed=body.move_processed,
-        dry_run=body.dry_run, name=body.name, priority=body.priority, max_attempts=body.max_attempts,
-        workspace=body.workspace,
-    ))
+    answer = await api.jobs.submit_workflow(body.to_request())
     return Reply(200, answer) if body.dry_run else answer
 
 

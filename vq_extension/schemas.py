@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .queue.models import JobStatus
 from .queue.store import JOB_SORTS
+from .queue.submit import WorkflowRequest
 
 JobSort = Enum("JobSort", {name.replace("-", "minus_"): name for name in JOB_SORTS}, type=str)  # type: ignore[misc]
 
@@ -52,8 +53,16 @@ class SubmitJob(Body):
                 raise ValueError(f"{', '.join(extra)} only apply to workflow submits")
         return self
 
-    def inputs(self) -> list[str]:
-        return [self.input] if isinstance(self.input, str) else list(self.input or [])
+    def to_request(self) -> WorkflowRequest:
+        """The workflow submit this body asks for (routes and the CLI's offline mode)."""
+        return WorkflowRequest(
+            workflow=self.workflow or "",
+            input=[self.input] if isinstance(self.input, str) else list(self.input or []),
+            params=self.params, per_file_params=self.per_file_params, prompt_mode=self.prompt_mode,
+            tries=self.tries, seed=self.seed, randomize_seed=self.randomize_seed, stage=self.stage,
+            move_processed=self.move_processed, dry_run=self.dry_run, name=self.name, priority=self.priority,
+            max_attempts=self.max_attempts, workspace=self.workspace,
+        )
 
 
 WORKFLOW_FIELDS = ("input", "params", "per_file_params", "prompt_mode", "tries", "seed", "randomize_seed",

@@ -159,8 +159,12 @@ async def test_move_processed_after_full_success(client: Any, batch: Path) -> No
 
     await wait_for(moved, what="sources moved to _processed")
     assert not list(batch.glob("*.png"))
-    log = await (await client.get(f"/api/vq/v1/jobs/{created['id']}/log")).json()
-    assert sum(e["event"] == "processed" for e in log["entries"]) == 5
+
+    async def logged() -> bool:
+        log = await (await client.get(f"/api/vq/v1/jobs/{created['id']}/log")).json()
+        return sum(e["event"] == "processed" for e in log["entries"]) == 5
+
+    await wait_for(logged, what="one log line per moved file")
 
 
 async def test_no_move_when_a_prompt_failed(client: Any, comfy: Any, batch: Path, plugin: Any) -> None:

@@ -8,12 +8,12 @@ IMMEDIATE`` writes and a busy timeout, and ``create_job`` is one transaction.
 
 What differs from an online submit: no preflight (ComfyUI's node schemas, installed
 models and graph validation are not available), so ComfyUI checks each prompt when it
-runs; and ComfyUI's input/output folders are inferred from the data dir's standard place
-(``<base>/user/__video_queue`` -> ``<base>/input``, ``<base>/output``).
+runs; and ComfyUI's input/output folders are the ones the plugin recorded in the database
+when ComfyUI last started (before that, the data dir's standard place:
+``<base>/user/__video_queue`` -> ``<base>/input``, ``<base>/output``).
 
-``JobService`` wants a dispatcher (``nudge``, ``cancel_in_comfy``, ``set_paused``) and an
-event publisher; offline there is neither, so tiny stand-ins take their place until the
-service takes narrower interfaces (``OFFLINE_INTERFACE`` states the change).
+``JobService`` takes a queue control (``nudge``, ``cancel_in_comfy``, ``set_paused``) and
+an event sink; offline there is no dispatcher and no browser, so tiny stand-ins serve.
 """
 
 from __future__ import annotations
@@ -21,25 +21,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from .errors import ApiError, CliError, UsageError
 
 T = TypeVar("T")
-
-OFFLINE_INTERFACE = """\
-JobService(dispatcher=..., events=...) should accept two small protocols instead of the
-concrete Dispatcher and EventPublisher:
-    class Nudge(Protocol):                 # what submit / retry call
-        def nudge(self) -> None: ...
-    class QueueControl(Nudge, Protocol):   # only cancel / pause need ComfyUI
-        async def cancel_in_comfy(self, prompt, *, reason="user") -> Transition | None: ...
-        async def set_paused(self, paused: bool) -> None: ...
-    class EventSink(Protocol):
-        def job(self, job_id: int) -> None: ...
-        def prompt(self, prompt: PromptRecord) -> None: ...
-        def queue(self) -> None: ...
-or take dispatcher/events as Optional, None meaning "no live ComfyUI in this process"."""
 
 DATA_DIR_HELP = "the folder that holds vq.sqlite3, usually <ComfyUI>/user/__video_queue"
 SKIPPED_CHECKS = ("offline: ComfyUI's checks (installed models, node inputs) were skipped; "
@@ -89,8 +75,11 @@ def resolve_data_dir(data_dir: str | None) -> Path:
     return path
 
 
-def comfy_dirs(data_dir: Path) -> tuple[Path, Path]:
-    """ComfyUI's input and output folders, from the data dir's standard place."""
+def comfy_dirs(data_dir: Path, recorded: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """ComfyUI's input and output folders: as the plugin recorded them at start-up, else
+    from the data dir's standard place."""
+    if recorded and Path(recorded.get("input", "")).is_dir():
+        return Path(recorded["input"]), Path(recorded["output"])
     base = data_dir.parent.parent
     input_dir, output_dir = base / "input", base / "output"
     if data_dir.parent.name != "user" or not input_dir.is_dir():
@@ -123,7 +112,7 @@ class OfflineQueue:
         self.reader = QueueReader(self.store, self.db, LiveProgress(), WorkerState(), self.settings.max_in_flight)
         self.submitter = self._submitter() if with_submitter else None
         self.jobs = JobService(store=self.store, db=self.db, reader=self.reader,
-                               dispatcher=cast(Any, _NoDispatcher()), events=cast(Any, _NoEvents()),
+                               dispatcher=_NoDispatcher(), events=_NoEvents(),
                                settings=self.settings, submitter=self.submitter)
 
     def _submitter(self) -> Any:
@@ -134,7 +123,9 @@ class OfflineQueue:
         from ..queue.submit import Submitter
         from ..workflows import Catalog
 
-        input_dir, output_dir = comfy_dirs(self.data_dir)
+        from ..plugin import COMFY_DIRS_SETTING
+
+        input_dir, output_dir = comfy_dirs(self.data_dir, self.store.get_setting(COMFY_DIRS_SETTING))
         extra = [Path(p) for p in self.settings.allowed_roots]
         self.catalog = Catalog([SHIPPED_WORKFLOWS, self.data_dir / USER_WORKFLOWS])
         return Submitter(
@@ -185,7 +176,7 @@ def submit_offline(args: Any, io: Any, raw_params: dict[str, str],
                                              f"{', '.join(exc.known) or 'none'}") from None
         body = submit_body(args, description, raw_params, raw_per_file)
         try:
-            request = _workflow_request(SubmitJob.model_validate(body))
+            request = SubmitJob.model_validate(body).to_request()
         except ValidationError as exc:
             raise UsageError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
         io.err(f"vq: warning: {SKIPPED_CHECKS}")
@@ -193,17 +184,3 @@ def submit_offline(args: Any, io: Any, raw_params: dict[str, str],
             return queue.run(lambda: queue.jobs.submit_workflow(request))
         except VqError as exc:
             raise ApiError(exc.status, exc.code, exc.message, exc.details) from None
-
-
-def _workflow_request(body: Any) -> Any:
-    """SubmitJob -> WorkflowRequest, field for field as ``routes.submit_job`` maps it (the
-    parity test compares the jobs both produce). Better shared as ``SubmitJob.to_request()``."""
-    from ..queue.submit import WorkflowRequest
-
-    return WorkflowRequest(
-        workflow=body.workflow or "", input=body.inputs(), params=body.params,
-        per_file_params=body.per_file_params, prompt_mode=body.prompt_mode, tries=body.tries, seed=body.seed,
-        randomize_seed=body.randomize_seed, stage=body.stage, move_processed=body.move_processed,
-        dry_run=body.dry_run, name=body.name, priority=body.priority, max_attempts=body.max_attempts,
-        workspace=body.workspace,
-    )

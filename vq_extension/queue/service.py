@@ -7,21 +7,39 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..config import Settings
 from .database import Database
-from .dispatcher import Dispatcher
 from .errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
-from .events import EventPublisher
 from .models import RETRYABLE, PromptStatus
 from .processed import move_to_processed
 from .reader import QueueReader
-from .records import LogLine, NewJob, NewPrompt, PromptRecord
+from .records import LogLine, NewJob, NewPrompt, PromptRecord, Transition
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
 
 P = PromptStatus
+
+
+class QueueControl(Protocol):
+    """What the service needs of the dispatcher (the CLI's offline mode has none running)."""
+
+    def nudge(self) -> None: ...
+
+    async def cancel_in_comfy(self, prompt: PromptRecord, *, reason: str = "user") -> Transition | None: ...
+
+    async def set_paused(self, paused: bool) -> None: ...
+
+
+class EventSink(Protocol):
+    """Where changes are announced to browsers (``events.EventPublisher`` in ComfyUI)."""
+
+    def job(self, job_id: int) -> None: ...
+
+    def prompt(self, prompt: PromptRecord) -> None: ...
+
+    def queue(self) -> None: ...
 
 
 class JobService:
@@ -31,8 +49,8 @@ class JobService:
         store: SqliteQueueStore,
         db: Database,
         reader: QueueReader,
-        dispatcher: Dispatcher,
-        events: EventPublisher,
+        dispatcher: QueueControl,
+        events: EventSink,
         settings: Settings,
         submitter: Submitter | None = None,
         clock: Callable[[], float] = time.time,
