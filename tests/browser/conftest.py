@@ -210,9 +210,13 @@ class Booted:
         box.fill(text)
 
     def reset_filters(self) -> None:
+        from playwright.sync_api import expect
+
         self.search("")
         self.page.locator("[data-testid=chip-all]").click()
         self.page.locator("[data-testid=sort]").select_option("actionable")
+        total = self.host.vq("GET", "/jobs?limit=1")["total"]
+        expect(self.page.locator("[data-testid=job-card]")).to_have_count(min(total, 50))
 
     def expand(self, name: str) -> Any:
         card = self.card(name)
@@ -221,6 +225,11 @@ class Booted:
             toggle.click()
         card.locator(".vq-detail-inner").wait_for()
         return card
+
+    def collapse_all(self) -> None:
+        opened = self.page.locator("[data-testid=job-toggle][aria-expanded=true]")
+        while opened.count():
+            opened.first.click()
 
     def toast(self, text: str) -> Any:
         return self.page.locator(".p-toast-message", has_text=text)

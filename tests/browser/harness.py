@@ -9,7 +9,8 @@ On top of the fake's own ``main.py`` start-up this adds, for tests and hand-test
   any other ``GET /api/...`` the frontend asks for;
 - ``/__harness/*`` control routes (never part of ComfyUI): scripted node timing,
   injected HTTP failures, websocket drops, raw socket broadcasts, bulk job seeding;
-- a small input image (``vq_smoke.png``) for ``shared/comfy/graphs/upscale.json``.
+- a small input image (``vq_smoke.png``) for ``shared/comfy/graphs/upscale.json``, and
+  folders of images on request (``/__harness/images``) for workflow submits.
 
 Run by hand through ``scripts/ui-dev``, or:
     python -m tests.browser.harness --base-directory DIR [--port 8188]
@@ -86,6 +87,7 @@ class Harness:
         routes.post("/__harness/drop_ws")(self.drop_ws)
         routes.post("/__harness/broadcast")(self.broadcast)
         routes.post("/__harness/seed")(self.seed)
+        routes.post("/__harness/images")(self.images)
         routes.get("/__harness/info")(self.info)
         # Last of the table: recorded answers for whatever else the frontend asks at boot.
         routes.get("/api/{tail:.*}")(self.replay)
@@ -148,6 +150,15 @@ class Harness:
             await plugin.jobs.submit_graphs(name=f"{body.get('prefix', 'seed')} {i + 1:05d}", graphs=[g], priority=0,
                                             max_attempts=None)
         return web.json_response({"seeded": int(body["jobs"]), "seconds": round(time.monotonic() - started, 2)})
+
+    async def images(self, request: web.Request) -> web.Response:
+        """``{"folder": "stills", "count": 3}``: small PNGs in ``input/<folder>/``; answers
+        the folder's absolute path (inside ComfyUI's input dir, so an allowed root)."""
+        body = await request.json()
+        folder = str(body.get("folder", "stills")).strip("/").replace("..", "_")
+        paths = [self.host.make_image(f"{folder.replace('/', '_')}_{i + 1:02d}.png", size=(96 + 16 * i, 64), subfolder=folder)
+                 for i in range(int(body.get("count", 3)))]
+        return web.json_response({"folder": str(paths[0].parent), "files": [str(p) for p in paths]})
 
     async def info(self, request: web.Request) -> web.Response:
         return web.json_response({"base_dir": str(self.host.base_dir), "input_dir": self.host.paths.get_input_directory(),

@@ -139,3 +139,29 @@ def test_100_events_apply_without_long_tasks(big):
     long_tasks = page.evaluate("() => { window.__vqObserver.disconnect(); return window.__vqLong; }")
     print(f"100 events applied after {applied_ms:.0f} ms; long tasks since {since:.0f} ms: {json.dumps(long_tasks)}")
     assert not long_tasks, f"long tasks while applying 100 events: {long_tasks}"
+
+
+def test_scroll_position_and_expansion_survive_refreshes_and_reopening(big):
+    page = big.page
+    if not big.root.count():
+        page.click(TAB_BUTTON)
+    expect(page.locator("[data-testid=job-card]")).to_have_count(50)
+    scroller = page.locator("[data-testid=vq-root]")
+    target = page.locator("[data-testid=job-card]").nth(30)
+    target.locator("[data-testid=job-toggle]").click()
+    expect(target.locator("[data-testid=job-toggle]")).to_have_attribute("aria-expanded", "true")
+    scroller.evaluate("el => { el.scrollTop = 1800; }")
+    page.wait_for_timeout(400)  # the panel records the position (debounced)
+    top = scroller.evaluate("el => el.scrollTop")
+    assert top > 1000
+    big.host.call("POST", "/__harness/broadcast", {"events": [["vq.queue", {"paused": True, "worker": "paused",
+                  "worker_error": None, "in_flight": 0, "max_in_flight": 2, "counts": {"pending": JOBS}}]]})
+    page.wait_for_timeout(300)
+    assert scroller.evaluate("el => el.scrollTop") == top, "a refresh must not move the list"
+    page.click(TAB_BUTTON)
+    big.root.wait_for(state="detached")
+    page.click(TAB_BUTTON)
+    expect(page.locator("[data-testid=job-card]")).to_have_count(50)
+    expect(page.locator("[data-testid=job-card]").nth(30).locator("[data-testid=job-toggle]")).to_have_attribute(
+        "aria-expanded", "true")
+    page.wait_for_function("el => Math.abs(el.scrollTop - %d) < 2" % top, arg=scroller.element_handle(), timeout=3000)

@@ -328,22 +328,25 @@ def test_keyboard_only_walk_through_the_main_actions(ui):
 def test_screenshots_dark_and_light(ui):
     page = ui.page
     ui.reset_filters()
-    card = ui.expand("live run")
-    card.locator("[data-testid=output-image] img").first.wait_for()
+    ui.collapse_all()
+    card = ui.card("live run")
     panel = page.locator(".sidebar-content-container")
     set_palette = "id => window.comfyAPI.app.app.extensionManager.setting.set('Comfy.ColorPalette', id)"
     fg = "() => getComputedStyle(document.querySelector('[data-vq-host]').shadowRoot.querySelector('.vq-root')).color"
     try:
         page.evaluate(set_palette, "dark")
         dark_fg = page.evaluate(fg)
-        ui.page.locator("[data-testid=vq-root]").evaluate("el => el.scrollTop = 0")
+        scroll_top = "el => { el.scrollTop = 0; }"
+        ui.root.evaluate(scroll_top)
         ui.shot("queue-dark", panel)
-        ui.shot("job-expanded-dark", card)
         page.evaluate(set_palette, "light")
         page.wait_for_function(f"({fg})() !== {dark_fg!r}")
         ui.shot("queue-light", panel)
+        ui.expand("live run")
+        card.locator("[data-testid=output-image] img").first.wait_for()
         ui.shot("job-expanded-light", card)
-        light_fg = page.evaluate(fg)
-        assert light_fg != dark_fg, "the panel follows the theme's --fg-color"
+        page.evaluate(set_palette, "dark")
+        page.wait_for_function(f"({fg})() === {dark_fg!r}")
+        ui.shot("job-expanded-dark", card)
     finally:
         page.evaluate(set_palette, "dark")

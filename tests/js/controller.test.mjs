@@ -148,13 +148,25 @@ test("cancel job asks first and explains running vs waiting prompts", async () =
   assert.match(t.toasts.at(-1).detail, /2 prompts canceled, 1 running prompt stopping/);
 });
 
-test("reload workflows explains a 404 (the route arrives with the workflows issue)", async () => {
+test("reload workflows reports the count and the problems", async () => {
+  const t = setup({ client: { reloadWorkflows: async () => ({ workflows: ["a", "b"], problems: [] }) } });
+  await t.controller.actions.reloadWorkflows();
+  assert.deepEqual(t.toasts.at(-1), { severity: "success", summary: "Workflows reloaded", detail: "2 workflows available." });
+  const bad = setup({ client: { reloadWorkflows: async () => ({ workflows: ["a"],
+    problems: [{ file: "/u/workflows/mine.yaml", field: "params.steps.default", reason: "0 is below the minimum 1" }] }) } });
+  await bad.controller.actions.reloadWorkflows();
+  assert.equal(bad.toasts.at(-1).severity, "warn");
+  assert.match(bad.toasts.at(-1).summary, /1 problem/);
+  assert.match(bad.toasts.at(-1).detail, /mine.yaml: params.steps.default: 0 is below the minimum 1/);
+});
+
+test("reload workflows explains a 404 (an older backend without the catalog)", async () => {
   const t = setup({ client: { reloadWorkflows: async () => {
     throw new ApiError(404, "not_found", "HTTP 404");
   } } });
   await t.controller.actions.reloadWorkflows();
   assert.equal(t.toasts.at(-1).severity, "warn");
-  assert.match(t.toasts.at(-1).summary, /not available yet/);
+  assert.match(t.toasts.at(-1).summary, /not available/);
 });
 
 test("a failing poll shows an error, backs off, and clears itself on recovery", async () => {

@@ -2,7 +2,7 @@
 // refetching and the user's actions. No side effects at import; `createController` takes
 // everything it touches (client, store, env), so node tests can drive it with fakes.
 
-import { describeCancel, errorText, plural, shortId } from "./format.js";
+import { baseName, describeCancel, errorText, plural, shortId } from "./format.js";
 import { badgeCount, clearableCount, listParams, persisted, queryKey } from "./reducers.js";
 
 const ACTIVE_JOB = new Set(["pending", "running"]);
@@ -286,15 +286,23 @@ export function createController({ store, client, env, pollMs = 3000, idlePollMs
 
     async reloadWorkflows() {
       await act("reload", async () => {
+        let result;
         try {
-          const result = await client.reloadWorkflows();
-          const n = result?.count ?? result?.workflows?.length;
-          env.toast("success", "Workflows reloaded", n == null ? "" : plural(n, "workflow") + " available");
+          result = await client.reloadWorkflows();
         } catch (err) {
           if (err?.status !== 404) throw err;
-          env.toast("warn", "Reload workflows is not available yet",
+          env.toast("warn", "Reload workflows is not available",
             "This vq backend has no workflow catalog (POST /vq/v1/workflows/reload answered 404).");
+          return;
         }
+        const names = Array.isArray(result?.workflows) ? result.workflows : [];
+        const problems = Array.isArray(result?.problems) ? result.problems : [];
+        const lines = [`${plural(names.length, "workflow")} available.`];
+        for (const p of problems.slice(0, 3)) lines.push(`${baseName(p.file)}: ${p.field ? `${p.field}: ` : ""}${p.reason}`);
+        if (problems.length > 3) lines.push(`…and ${problems.length - 3} more.`);
+        env.toast(problems.length ? "warn" : "success",
+          problems.length ? `Workflows reloaded with ${plural(problems.length, "problem")}` : "Workflows reloaded",
+          lines.join(" "));
       }, "Could not reload workflows");
     },
 

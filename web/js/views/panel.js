@@ -163,8 +163,9 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
   }
 
   let scrollTimer = null;
+  let restoring = false;
   function onScroll() {
-    if (scrollTimer != null) return;
+    if (restoring || scrollTimer != null) return;
     scrollTimer = setTimeout(() => {
       scrollTimer = null;
       actions.scroll(root.scrollTop);
@@ -192,14 +193,31 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
   styles?.apply(shadow);
   render();
   const unsubscribe = store.subscribe(schedule);
+  // Back where the reader was: the sidebar may still be sizing itself, and the list may still
+  // be arriving, so keep trying for a few frames.
   const restore = store.getState().scrollTop;
-  if (restore) root.scrollTop = restore;
+  let restoreFrame = null;
+  if (restore) {
+    restoring = true;
+    const until = performance.now() + 1000;
+    const attempt = () => {
+      root.scrollTop = restore;
+      if (Math.abs(root.scrollTop - restore) <= 1 || performance.now() > until) {
+        restoring = false;
+        restoreFrame = null;
+      } else {
+        restoreFrame = requestAnimationFrame(attempt);
+      }
+    };
+    attempt();
+  }
 
   return {
     root,
     destroy() {
       unsubscribe();
       if (frame != null) cancelAnimationFrame(frame);
+      if (restoreFrame != null) cancelAnimationFrame(restoreFrame);
       if (scrollTimer != null) clearTimeout(scrollTimer);
       clearInterval(timeTicker);
       root.removeEventListener("click", onClick);
