@@ -104,6 +104,11 @@ def test_cancel_one_prompt_and_load_a_graph_into_the_canvas(ui):
     row = card.locator("[data-testid=prompt-row]").first
     comfy_id = row.locator("[data-testid=comfy-id]")
     expect(comfy_id).to_have_text(host.vq("GET", f"/jobs/{job['id']}")["prompts"][0]["comfy_prompt_id"][:8])
+    full_id = host.vq("GET", f"/jobs/{job['id']}")["prompts"][0]["comfy_prompt_id"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=host.url.rstrip("/"))
+    row.locator("[data-testid=copy-id]").click()
+    expect(ui.toast("ComfyUI prompt id copied")).to_be_visible()
+    assert page.evaluate("() => navigator.clipboard.readText()") == full_id
     comfy_id.click()
     dialog = page.locator(".vq-dialog")
     expect(dialog).to_contain_text("Load this graph into the canvas?")
@@ -146,7 +151,7 @@ def test_workflow_job_shows_inputs_params_and_image_and_video_outputs(ui):
     thumb = rows.first.locator("img.vq-thumb")
     thumb.scroll_into_view_if_needed()  # thumbnails load lazily
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle())
-    assert "type=input" in thumb.get_attribute("src")
+    assert "/vq/v1/thumbnail?path=" in thumb.get_attribute("src")  # a small WebP, not the full image
 
     ui.search("wf clip")
     clip = ui.expand("wf clip")

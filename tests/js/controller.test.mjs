@@ -224,3 +224,13 @@ test("expanding a card fetches its detail; a query change refetches the list aft
   assert.equal(t.calls.filter((c) => c[0] === "listJobs").at(-1)[1].search, "nig");
   t.controller.stop();
 });
+
+test("a poll failure records the HTTP status and code (the status bar explains a 404)", async () => {
+  const t = setup({ client: { queue: async () => {
+    throw new ApiError(404, "not_found", "HTTP 404");
+  } } });
+  t.controller.start();
+  await t.timers.advance(0);
+  assert.deepEqual({ ...t.store.getState().errors.queue, at: 0 }, { message: "HTTP 404", status: 404, code: "not_found", at: 0 });
+  t.controller.stop();
+});

@@ -235,3 +235,21 @@ test("saved preferences are validated; only view preferences persist", () => {
   assert.equal(s.query.pageSize, 50);
   assert.deepEqual(persisted(s), { view: "submit", statuses: ["failed"], sort: "actionable", pageSize: 50 });
 });
+
+test("collapsing a card frees its detail and log; closing a prompt JSON frees its text", () => {
+  let s = loaded([job(1)]);
+  s = reducer(s, { type: "expand/toggle", id: 1 });
+  s = reducer(s, { type: "detail/loaded", job: { ...job(1), params: {}, prompts: [prompt(1, 1)] } });
+  s = reducer(s, { type: "log/loaded", jobId: 1, entries: [{ id: 1, message: "m" }], nextAfter: 1, reset: true });
+  s = reducer(s, { type: "disclosure/toggle", key: "log:1" });
+  s = reducer(s, { type: "expand/toggle", id: 1 });
+  assert.equal(s.details[1], undefined);
+  assert.equal(s.logs[1], undefined);
+  assert.equal(s.disclosures["log:1"], true, "the log stays open for the next expansion");
+  s = reducer(s, { type: "disclosure/toggle", key: "json:7" });
+  s = reducer(s, { type: "disclosure/toggle", key: "jsonall:7" });
+  s = reducer(s, { type: "graph/loaded", promptId: 7, text: "{}", lines: 1 });
+  s = reducer(s, { type: "disclosure/toggle", key: "json:7" });
+  assert.equal(s.graphs[7], undefined);
+  assert.equal(s.disclosures["jsonall:7"], undefined);
+});

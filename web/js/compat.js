@@ -74,12 +74,20 @@ export function onApiEvent(api, type, handler) {
   return () => api.removeEventListener(type, listener);
 }
 
-/** Copy text to the clipboard; falls back to a hidden textarea where the async API is missing. */
+/** Copy text to the clipboard: the async API where it is allowed, else a hidden textarea
+ *  (then focus goes back to where it was, which may be inside the panel's shadow root). */
 export async function copyText(text, doc = globalThis.document) {
-  if (typeof globalThis.navigator?.clipboard?.writeText === "function" && globalThis.isSecureContext) {
-    await globalThis.navigator.clipboard.writeText(text);
-    return true;
+  const clipboard = globalThis.navigator?.clipboard;
+  if (typeof clipboard?.writeText === "function" && globalThis.isSecureContext) {
+    try {
+      await clipboard.writeText(text);
+      return true;
+    } catch (err) {
+      console.warn("[vq] clipboard.writeText refused; trying the fallback", err);
+    }
   }
+  let previous = doc.activeElement;
+  while (previous?.shadowRoot?.activeElement) previous = previous.shadowRoot.activeElement;
   const area = doc.createElement("textarea");
   area.value = text;
   area.setAttribute("readonly", "");
@@ -89,7 +97,13 @@ export async function copyText(text, doc = globalThis.document) {
   area.select();
   const ok = typeof doc.execCommand === "function" && doc.execCommand("copy");
   area.remove();
+  if (typeof previous?.focus === "function") previous.focus({ preventScroll: true });
   return !!ok;
+}
+
+/** URL of a route under ComfyUI's /api prefix (vq's own routes, e.g. the thumbnail route). */
+export function apiUrl(api, path) {
+  return typeof api?.apiURL === "function" ? api.apiURL(path) : `/api${path}`;
 }
 
 const ICON_SELECTOR = /(^|[\s,>+~(])\.pi([\s,.:>+~)[]|-|$)/;

@@ -76,6 +76,7 @@ compat.onApiEvent(api, "reconnected", controller.events.reconnected);
 
 const ctx = {
   fileUrl: (path) => compat.fileUrl(api, path),
+  apiUrl: (path) => compat.apiUrl(api, path),
   now: () => Date.now(),
 };
 

@@ -160,7 +160,8 @@ const handlers = {
   "comfy/socket": (s, a) => (s.comfy.socket === a.state ? s : { ...s, comfy: { ...s.comfy, socket: a.state } }),
   "comfy/status": (s, a) => ({ ...s, comfy: { ...s.comfy, socket: "connected", queueRemaining: a.queueRemaining } }),
 
-  "poll/failed": (s, a) => ({ ...s, errors: { ...s.errors, [a.source]: { message: a.message, at: a.at } },
+  "poll/failed": (s, a) => ({ ...s, errors: { ...s.errors, [a.source]: { message: a.message, status: a.status ?? null,
+    code: a.code ?? null, at: a.at } },
     list: a.source === "list" ? { ...s.list, loading: false } : s.list }),
   "poll/ok": (s, a) => {
     if (!s.errors[a.source]) return s;
@@ -189,7 +190,13 @@ const handlers = {
 
   "disclosure/toggle": (s, a) => {
     const { [a.key]: open, ...rest } = s.disclosures;
-    return { ...s, disclosures: open ? rest : { ...rest, [a.key]: true } };
+    if (!open) return { ...s, disclosures: { ...rest, [a.key]: true } };
+    if (!a.key.startsWith("json:")) return { ...s, disclosures: rest };
+    // A closed prompt JSON frees its text (graphs can be megabytes); opening it refetches.
+    const id = a.key.slice(5);
+    const { [`jsonall:${id}`]: _all, ...disclosures } = rest;
+    const { [id]: _g, ...graphs } = s.graphs;
+    return { ...s, disclosures, graphs };
   },
 
   "log/request": (s, a) => patchKeyed(s, "logs", a.jobId, { loading: true }),
@@ -240,7 +247,12 @@ function withQuery(s, patch) {
 function setExpanded(s, id, open) {
   const has = s.expanded.includes(id);
   if (open === has) return s;
-  return { ...s, expanded: open ? [...s.expanded, id] : s.expanded.filter((x) => x !== id) };
+  if (open) return { ...s, expanded: [...s.expanded, id] };
+  // A collapsed job's detail and log can be big (thousands of prompts): drop them; opening
+  // the card again refetches.
+  const { [id]: _d, ...details } = s.details;
+  const { [id]: _l, ...logs } = s.logs;
+  return { ...s, expanded: s.expanded.filter((x) => x !== id), details, logs };
 }
 
 function patchDetail(s, id, patch) {

@@ -62,11 +62,7 @@ export function createPromptRow(id, ctx) {
       if (p.max_attempts && p.attempt) bits.push(`attempt ${p.attempt}/${p.max_attempts}`);
       setText(meta, bits.join(" · "));
       updateBadge(badge, m);
-      if (p.staged_name && !thumb.getAttribute("src")) {
-        thumb.src = ctx.fileUrl(viewPath({ ...splitSubfolder(p.staged_name), type: "input" }));
-        thumb.alt = `Input ${baseName(p.input_file || p.staged_name)}`;
-        thumb.hidden = false;
-      }
+      if ((p.input_file || p.staged_name) && !thumb.getAttribute("src")) showThumb(p);
       setHidden(ids, !p.comfy_prompt_id);
       if (p.comfy_prompt_id) {
         setText(comfyId, shortId(p.comfy_prompt_id));
@@ -104,6 +100,19 @@ export function createPromptRow(id, ctx) {
     json.update(jsonOpen, state.graphs[id], !!state.disclosures[`jsonall:${id}`]);
   }
 
+  /** A small WebP of the input from vq's thumbnail route; if the original moved (e.g. to
+   *  _processed/), the staged copy through ComfyUI's /view; if that is gone too, nothing. */
+  function showThumb(p) {
+    const staged = p.staged_name ? ctx.fileUrl(viewPath({ ...splitSubfolder(p.staged_name), type: "input" })) : null;
+    thumb.onerror = () => {
+      if (staged && thumb.getAttribute("src") !== staged) thumb.src = staged;
+      else thumb.hidden = true;
+    };
+    thumb.src = p.input_file ? ctx.apiUrl(`/vq/v1/thumbnail?${new URLSearchParams({ path: p.input_file, size: "96" })}`) : staged;
+    thumb.alt = `Input ${baseName(p.input_file || p.staged_name)}`;
+    thumb.hidden = false;
+  }
+
   function renderError(err) {
     setHidden(error, !err);
     if (!err) return;
@@ -119,7 +128,8 @@ export function createPromptRow(id, ctx) {
   function renderOutputs(list) {
     setHidden(outputs, !list.length);
     outputs.replaceChildren(...list.map((o) => {
-      const url = ctx.fileUrl(o.url || viewPath(o));
+      // Only same-origin paths from the server; anything else is rebuilt from the file fields.
+      const url = ctx.fileUrl(typeof o.url === "string" && o.url.startsWith("/") && !o.url.startsWith("//") ? o.url : viewPath(o));
       const kind = mediaKind(o);
       const label = `Open ${kind === "other" ? "output" : kind} ${o.filename}`;
       let preview;

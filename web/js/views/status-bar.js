@@ -53,7 +53,7 @@ export function createStatusBar() {
       state.busy === last.busy && state.health === last.health) return;
     last = state;
     const q = state.queue;
-    const unreachable = Object.values(state.errors).some((e) => /not reachable|did not answer/.test(e.message));
+    const unreachable = Object.values(state.errors).some((e) => e.code === "network" || e.code === "timeout");
     const socket = state.comfy.socket;
     let comfyLabel = "connected";
     let comfyTone = "succeeded";
@@ -91,7 +91,10 @@ export function createStatusBar() {
     setHidden(error, !errs.length);
     if (errs.length) {
       const [source, e] = errs[0];
-      setText(errorText, `Could not refresh the ${source === "list" ? "job list" : source}: ${e.message}. Retrying automatically.`);
+      const what = source === "list" ? "job list" : source;
+      setText(errorText, e.status === 404
+        ? `vq's API is missing (HTTP 404 for the ${what}): the Video Queue backend may have failed to load; see ComfyUI's log. Retrying automatically.`
+        : `Could not refresh the ${what}: ${e.message}. Retrying automatically.`);
     }
     setHidden(workerError, !(q?.worker === "error"));
     if (q?.worker === "error") setText(workerError, `The vq worker stopped: ${q.worker_error || "unknown error"}`);
