@@ -237,8 +237,8 @@ class Booted:
     def shot(self, name: str, locator: Any = None) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        if locator is not None:
-            locator.scroll_into_view_if_needed()
+        if locator is not None:  # to the top of the panel, below its sticky header
+            locator.evaluate("el => el.scrollIntoView({block: 'start'})")
         # Off-screen rows use content-visibility: give them a few frames to paint.
         self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 200))))")
         (locator or self.page).screenshot(path=str(path))

@@ -333,6 +333,7 @@ def test_screenshots_dark_and_light(ui):
     panel = page.locator(".sidebar-content-container")
     set_palette = "id => window.comfyAPI.app.app.extensionManager.setting.set('Comfy.ColorPalette', id)"
     fg = "() => getComputedStyle(document.querySelector('[data-vq-host]').shadowRoot.querySelector('.vq-root')).color"
+    page.set_viewport_size({"width": 1400, "height": 1400})  # room for a whole expanded card
     try:
         page.evaluate(set_palette, "dark")
         dark_fg = page.evaluate(fg)
@@ -350,3 +351,4 @@ def test_screenshots_dark_and_light(ui):
         ui.shot("job-expanded-dark", card)
     finally:
         page.evaluate(set_palette, "dark")
+        page.set_viewport_size({"width": 1400, "height": 900})
