@@ -145,6 +145,7 @@ class Submitter:
         sources, source = self._inputs(wf, req.input)
         stage = self.stage_by_default if req.stage is None else req.stage
         names, created = self._comfy_names(sources, stage, req.dry_run)
+        randomize = req.seed is None if req.randomize_seed is None else req.randomize_seed
         try:
             planned = plan_prompts(
                 wf,
@@ -154,11 +155,13 @@ class Submitter:
                 prompt_mode=req.prompt_mode or ("per-image manual" if req.per_file_params else "manual"),
                 tries=req.tries,
                 seed=req.seed,
-                randomize_seed=req.seed is None if req.randomize_seed is None else req.randomize_seed,
+                randomize_seed=randomize,
                 rng=random.SystemRandom(),
                 input_names=names if sources else None,
             )
             params = resolve_params(wf, {**req.params, **({"seed": req.seed} if req.seed is not None else {})})
+            if randomize:  # each prompt has its own seed; the job-wide default would mislead
+                params.pop("seed", None)
         except (ParamError, InputError) as exc:
             self.discard(PreparedJob(NewJob(name=""), [], created, []))
             raise _bad_input(exc) from None
@@ -172,7 +175,7 @@ class Submitter:
             options={
                 "tries": req.tries,
                 "seed": req.seed,
-                "randomize_seed": req.seed is None if req.randomize_seed is None else req.randomize_seed,
+                "randomize_seed": randomize,
                 "prompt_mode": req.prompt_mode,
                 "stage": stage,
                 "move_processed": req.move_processed,
