@@ -147,13 +147,16 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     h.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # Per module, not per session: Playwright's sync API keeps an asyncio loop running
+    # while it is started, which would break every pytest-asyncio test collected after us.
     reason = _requirements()
     if reason:
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=10_000)  # 2 shared cores: allow for a busy machine
     profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh user-data dir
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
