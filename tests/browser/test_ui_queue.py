@@ -216,7 +216,8 @@ def test_clear_queue_shows_count_and_needs_confirm(ui):
         dialog = page.locator(".vq-dialog")
         expect(dialog).to_contain_text("5 waiting prompts will be canceled.")
         expect(clear).to_have_attribute("aria-disabled", "true")  # single-flight while the dialog is open
-        dialog.get_by_role("button", name="Cancel", exact=True).click()
+        expect(dialog.get_by_role("button", name="Keep them")).to_be_focused()
+        dialog.get_by_role("button", name="Keep them").click()
         expect(dialog).to_have_count(0)
         expect(clear).to_be_focused()
         expect(clear).not_to_have_attribute("aria-disabled", "true")

@@ -105,9 +105,10 @@ export function createActions({ store, client, env, refresh }) {
         const ok = await env.confirm({
           title: "Clear the queue?",
           lines: [`${plural(n, "waiting prompt")} will be canceled.`,
-            running ? `${plural(running, "running prompt")} keep running.` : "Nothing is running now.",
+            running ? `${plural(running, "running prompt")} ${running === 1 ? "keeps" : "keep"} running.` : "Nothing is running now.",
             "Finished prompts and their outputs are not touched."],
           confirmLabel: `Cancel ${plural(n, "prompt")}`,
+          cancelLabel: "Keep them",
           danger: true,
         });
         if (!ok) return;
