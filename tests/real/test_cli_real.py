@@ -41,3 +41,17 @@ def test_submit_wait_status_log_pause_resume_and_a_bad_parameter(real_comfy: Any
     assert json.loads(vq(real_comfy, "health", "--json").stdout)["queue"]["paused"] is True
     assert vq(real_comfy, "resume").returncode == 0
     assert vq(real_comfy, "retry", str(job["id"])).returncode == 1  # nothing failed: a 409, said plainly
+
+    # cancel and retry on a job of its own: queued while paused, canceled, retried, then run
+    assert vq(real_comfy, "pause").returncode == 0
+    queued = json.loads(vq(real_comfy, "submit", "smoke-image", str(folder), "--name", "cli cancel",
+                           "--json").stdout)
+    canceled = vq(real_comfy, "cancel", str(queued["id"]))
+    assert canceled.returncode == 0, canceled.stderr
+    assert json.loads(vq(real_comfy, "status", str(queued["id"]), "--json").stdout)["status"] == "canceled"
+    retried = vq(real_comfy, "retry", str(queued["id"]))
+    assert retried.returncode == 0, retried.stderr
+    assert vq(real_comfy, "resume").returncode == 0
+    finished = vq(real_comfy, "watch", str(queued["id"]))
+    assert finished.returncode == 0, finished.stderr
+    assert json.loads(vq(real_comfy, "status", str(queued["id"]), "--json").stdout)["status"] == "succeeded"
