@@ -109,11 +109,15 @@ def _component_schemas(routes: list[tuple[Any, Any]]) -> dict[str, Any]:
     models += [(model, "serialization") for _status, model, _text in EXTRA_OK.values()]
     for spec, _fn in routes:
         for model, mode in ((spec.body, "validation"), (spec.query, "validation"),
-                            (getattr(spec, "response", None), "serialization")):
+                            (_response_model(spec), "serialization")):
             if model is not None and (model, mode) not in models:
                 models.append((model, mode))
     _keys, top = models_json_schema(models, ref_template=REF)
     return dict(sorted(top.get("$defs", {}).items()))
+
+
+def _response_model(spec: Any) -> type[BaseModel] | None:
+    return getattr(api_models, spec.response) if spec.response else None
 
 
 def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +143,7 @@ def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
                  "file": {"type": "string", "contentMediaType": "application/octet-stream"}}
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["file"], "properties": parts}}}}
-    response = getattr(spec, "response", None)
+    response = _response_model(spec)
     ok: dict[str, Any] = {"description": spec.summary}
     if response is not None:
         ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=_name(response, schemas))}}}

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ValidationError
 
-from . import api_models as A
 from . import schemas
 from .files_service import (
     BrowseQuery,
@@ -49,7 +48,9 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     status: int = 200
-    response: type[BaseModel] | None = None  # the answer's shape, for the OpenAPI document
+    # The answer's model in ``api_models``, by name: only the OpenAPI document needs the
+    # models, and building them costs a third of the plugin's import time.
+    response: str | None = None
     raw: bool = False  # the handler reads the request itself (multipart) and gets it as `request`
 
 
@@ -75,7 +76,7 @@ SPECS: list[tuple[RouteSpec, Handler]] = []
 
 def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
           query: type[BaseModel] | None = None, status: int = 200,
-          response: type[BaseModel] | None = None, raw: bool = False) -> Callable[[Handler], Handler]:
+          response: str | None = None, raw: bool = False) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response, raw), fn))
         return fn
@@ -163,19 +164,19 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 # --- the routes -------------------------------------------------------------------------
 
 
-@route("GET", "/health", "ComfyUI and vq status, chosen ComfyUI strategies, queue state", response=A.Health)
+@route("GET", "/health", "ComfyUI and vq status, chosen ComfyUI strategies, queue state", response="Health")
 async def health(api: Api) -> dict[str, Any]:
     return await api.health()
 
 
-@route("GET", "/jobs", "List jobs (filter, search, sort, page)", query=schemas.ListJobs, response=A.JobList)
+@route("GET", "/jobs", "List jobs (filter, search, sort, page)", query=schemas.ListJobs, response="JobList")
 async def list_jobs(api: Api, query: schemas.ListJobs) -> dict[str, Any]:
     return await api.reader.list_jobs(statuses=query.status, search=query.search, sort=query.sort.value,
                                       limit=query.limit, offset=query.offset)
 
 
 @route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
-       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response=A.JobDetail)
+       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail")
 async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
@@ -184,71 +185,71 @@ async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any] | Repl
     return Reply(200, answer) if body.dry_run else answer
 
 
-@route("GET", "/jobs/{job_id}", "A job with its prompts", response=A.JobDetail)
+@route("GET", "/jobs/{job_id}", "A job with its prompts", response="JobDetail")
 async def get_job(api: Api, job_id: int) -> dict[str, Any]:
     return await api.reader.job_detail(job_id)
 
 
-@route("PATCH", "/jobs/{job_id}", "Change a job's priority", body=schemas.SetPriority, response=A.JobSummary)
+@route("PATCH", "/jobs/{job_id}", "Change a job's priority", body=schemas.SetPriority, response="JobSummary")
 async def patch_job(api: Api, job_id: int, body: schemas.SetPriority) -> dict[str, Any]:
     return await api.jobs.set_priority(job_id, body.priority)
 
 
-@route("POST", "/jobs/{job_id}/top", "Move a job above every other waiting job", response=A.JobSummary)
+@route("POST", "/jobs/{job_id}/top", "Move a job above every other waiting job", response="JobSummary")
 async def move_to_top(api: Api, job_id: int) -> dict[str, Any]:
     return await api.jobs.move_to_top(job_id)
 
 
 @route("POST", "/jobs/{job_id}/cancel", "Cancel a job's pending, queued and running prompts",
-       response=A.CancelJobResult)
+       response="CancelJobResult")
 async def cancel_job(api: Api, job_id: int) -> dict[str, Any]:
     return await api.jobs.cancel_job(job_id)
 
 
 @route("POST", "/jobs/{job_id}/retry", "Retry a job's failed, canceled and interrupted prompts",
-       response=A.RetryJobResult)
+       response="RetryJobResult")
 async def retry_job(api: Api, job_id: int) -> dict[str, Any]:
     return await api.jobs.retry_job(job_id)
 
 
-@route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response=A.LogPage)
+@route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response="LogPage")
 async def job_log(api: Api, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
     return await api.reader.job_log(job_id, after=query.after, limit=query.limit)
 
 
-@route("GET", "/prompts/{prompt_id}", "One prompt with its graph", response=A.PromptWithGraph)
+@route("GET", "/prompts/{prompt_id}", "One prompt with its graph", response="PromptWithGraph")
 async def get_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.reader.prompt_detail(prompt_id, with_graph=True)
 
 
-@route("POST", "/prompts/{prompt_id}/cancel", "Cancel one prompt", response=A.PromptDetail)
+@route("POST", "/prompts/{prompt_id}/cancel", "Cancel one prompt", response="PromptDetail")
 async def cancel_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.cancel_prompt(prompt_id)
 
 
 @route("POST", "/prompts/{prompt_id}/retry", "Retry one failed, canceled or interrupted prompt",
-       response=A.PromptDetail)
+       response="PromptDetail")
 async def retry_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.retry_prompt(prompt_id)
 
 
-@route("GET", "/queue", "Queue state: paused, worker, counts", response=A.QueueState)
+@route("GET", "/queue", "Queue state: paused, worker, counts", response="QueueState")
 async def queue_state(api: Api) -> dict[str, Any]:
     return await api.reader.queue_state()
 
 
-@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI", response=A.QueueState)
+@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI", response="QueueState")
 async def pause(api: Api) -> dict[str, Any]:
     return await api.jobs.pause()
 
 
-@route("POST", "/queue/resume", "Resume dispatching", response=A.QueueState)
+@route("POST", "/queue/resume", "Resume dispatching", response="QueueState")
 async def resume(api: Api) -> dict[str, Any]:
     return await api.jobs.resume()
 
 
 @route("POST", "/queue/clear", "Cancel all waiting prompts (running ones only if asked)", body=schemas.ClearQueue,
-       response=A.ClearResult)
+       response="ClearResult")
 async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
 
@@ -258,13 +259,13 @@ async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
 
 @route("POST", "/paths/normalize", "Check a pasted path: its normalized form, whether it exists and how many "
        "input files it holds for a workflow (outside the allowed roots: 403)", body=NormalizePath,
-       response=A.NormalizedPath)
+       response="NormalizedPath")
 async def normalize_path(api: Api, body: NormalizePath) -> dict[str, Any]:
     return await api.files.normalize(body)
 
 
 @route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
-       "(default: ComfyUI's input folder)", query=BrowseQuery, response=A.FolderListing)
+       "(default: ComfyUI's input folder)", query=BrowseQuery, response="FolderListing")
 async def browse_folder(api: Api, query: BrowseQuery) -> dict[str, Any]:
     return await api.files.browse(query)
 
@@ -279,7 +280,7 @@ async def thumbnail(api: Api, query: ThumbnailQuery, request: web.Request) -> we
 
 
 @route("POST", "/uploads", "Upload one image or video (multipart/form-data, streamed to disk; an optional "
-       "subfolder field goes before the file)", query=UploadQuery, status=201, response=A.UploadResult, raw=True)
+       "subfolder field goes before the file)", query=UploadQuery, status=201, response="UploadResult", raw=True)
 async def upload(api: Api, query: UploadQuery, request: web.Request) -> dict[str, Any]:
     _refuse_cross_origin(request)
     api.files.refuse_if_too_large(request.content_length)
@@ -305,13 +306,13 @@ async def upload(api: Api, query: UploadQuery, request: web.Request) -> dict[str
 
 
 @route("GET", "/staging", "Staged inputs: files and bytes, referenced vs reclaimable; retention settings; "
-       "recent cleanup audit entries", query=StagingQuery, response=A.StagingUsage)
+       "recent cleanup audit entries", query=StagingQuery, response="StagingUsage")
 async def staging_usage(api: Api, query: StagingQuery) -> dict[str, Any]:
     return await api.files.staging_usage(query)
 
 
 @route("POST", "/staging/cleanup", "Remove staged inputs that no live prompt needs and that are past retention "
-       "(dry_run, the default, only lists them)", body=CleanupBody, response=A.CleanupResult)
+       "(dry_run, the default, only lists them)", body=CleanupBody, response="CleanupResult")
 async def staging_cleanup(api: Api, body: CleanupBody) -> dict[str, Any]:
     return await api.files.cleanup(body.is_dry_run)
 
@@ -348,19 +349,19 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 
 
 @route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)",
-       response=A.WorkflowList)
+       response="WorkflowList")
 async def list_workflows(api: Api) -> dict[str, Any]:
     return await api.workflows.list()
 
 
 @route("GET", "/workflows/{name}", "One workflow: parameters, types, defaults, ranges, options, UI hints",
-       response=A.WorkflowDescription)
+       response="WorkflowDescription")
 async def describe_workflow(api: Api, name: str) -> dict[str, Any]:
     return await api.workflows.describe(name)
 
 
 @route("POST", "/workflows/reload", "Re-read workflow definitions and ComfyUI's node schemas",
-       response=A.WorkflowReload)
+       response="WorkflowReload")
 async def reload_workflows(api: Api) -> dict[str, Any]:
     return await api.workflows.reload()
 
