@@ -133,8 +133,8 @@ def install() -> Plugin | None:
     try:
         bridge = ComfyBridge.from_comfyui(client_id=f"vq-{uuid.uuid4().hex}")
         existing = getattr(bridge.server, GUARD_ATTRIBUTE, None)
-        if existing is not None:
-            return existing
+        if existing is not None:  # already installed (or already failed: False)
+            return existing or None
         data_dir = Path(os.environ.get("VQ_DATA_DIR") or bridge.data_dir())
         plugin = build(bridge, load_settings(data_dir), data_dir)
         routes.register(bridge.routes, plugin.api)
@@ -147,4 +147,23 @@ def install() -> Plugin | None:
         return plugin
     except Exception as exc:
         log.exception("vq: Video Queue failed to load (%s); ComfyUI continues without it", exc)
+        _report_failure(exc)
         return None
+
+
+def _report_failure(exc: Exception) -> None:
+    """Answer GET /vq/v1/health with why vq is not running, so the sidebar and the CLI can
+    say it instead of "not installed" (e.g. a bad vq.yaml, a database from a newer vq)."""
+    try:
+        server = ComfyBridge.server_instance()
+        if getattr(server, GUARD_ATTRIBUTE, None) is not None:
+            return
+        message = f"vq failed to load: {exc} (details in ComfyUI's log)"
+
+        async def health(_request: web.Request) -> web.Response:
+            return routes.error_response(503, "unavailable", message)
+
+        server.routes.get(routes.PREFIX + "/health")(health)
+        setattr(server, GUARD_ATTRIBUTE, False)  # registered once; a later install stays a no-op
+    except Exception:
+        log.exception("vq: could not even register the failure report")

@@ -133,16 +133,20 @@ class ComfyBridge:
         self._watched: Collection[str] = frozenset()
         self._listener: TapListener | None = None
 
+    @staticmethod
+    def server_instance() -> Any:
+        """ComfyUI's running PromptServer."""
+        return importlib.import_module("server").PromptServer.instance
+
     @classmethod
     def from_comfyui(cls, client_id: str) -> ComfyBridge:
         """Bind to the running ComfyUI (import-time of the plugin, inside ComfyUI)."""
-        server = importlib.import_module("server")
         try:
             version = importlib.import_module("comfyui_version").__version__
         except ImportError:  # very old builds have no version file
             version = "0.0.0"
         return cls(
-            server=server.PromptServer.instance,
+            server=cls.server_instance(),
             execution=importlib.import_module("execution"),
             folder_paths=importlib.import_module("folder_paths"),
             nodes=importlib.import_module("nodes"),
