@@ -18,7 +18,7 @@ import pytest
 from openapi_spec_validator import validate
 from PIL import Image
 
-from tests.helpers import REPO, comfy_graph
+from tests.helpers import REPO, comfy_graph, closed
 from vq_extension.openapi import EXTRA_OK, RAW_CONTENT, build_document
 
 PREFIX = "/vq/v1"
@@ -75,19 +75,6 @@ async def test_the_served_document_is_the_built_one(client: Any, doc: dict[str, 
 
 
 # --- real answers against the schemas -------------------------------------------------------------
-
-
-def closed(schema: Any) -> Any:
-    """The schema with every object closed (additionalProperties false): a field the server
-    sends that the document does not declare then fails validation."""
-    if isinstance(schema, dict):
-        out = {k: closed(v) for k, v in schema.items()}
-        if "properties" in out and "additionalProperties" not in out:
-            out["additionalProperties"] = False
-        return out
-    if isinstance(schema, list):
-        return [closed(v) for v in schema]
-    return schema
 
 
 class Checker:

@@ -246,18 +246,8 @@ def log_line(io: IO, entry: dict[str, Any]) -> str:
 
 
 def run_cancel(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -> int:
-    if args.prompt is not None:
-        if args.jobs:
-            raise UsageError("give job ids or --prompt ID, not both")
-        detail = session.post(f"/prompts/{args.prompt}/cancel")
-        if args.json:
-            io.json(detail)
-        else:
-            io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index']}) is "
-                   f"{io.status(detail['status'])}.")
-        return ExitCode.OK
-    if not args.jobs:
-        raise UsageError("which job? give one or more job ids, or --prompt ID")
+    if _wants_prompt(args):
+        return _on_prompt(args, io, session, "cancel", "")
 
     def say(job_id: int, body: dict[str, Any]) -> str:
         what = [plural(body.get("canceled", 0), "prompt") + " canceled"]
@@ -269,24 +259,33 @@ def run_cancel(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
 
 
 def run_retry(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -> int:
-    if args.prompt is not None:
-        if args.jobs:
-            raise UsageError("give job ids or --prompt ID, not both")
-        detail = session.post(f"/prompts/{args.prompt}/retry")
-        if args.json:
-            io.json(detail)
-        else:
-            io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index']}) is {io.status(detail['status'])} "
-                   "again.")
-        return ExitCode.OK
-    if not args.jobs:
-        raise UsageError("which job? give one or more job ids, or --prompt ID")
+    if _wants_prompt(args):
+        return _on_prompt(args, io, session, "retry", " again")
 
     def say(job_id: int, body: dict[str, Any]) -> str:
         return f"Job {job_id}: {plural(body.get('retried', 0), 'prompt')} back in the queue " \
                f"(job is {io.status(body['job']['status'])})."
 
     return _each_job(args, io, lambda job_id: session.post(f"/jobs/{job_id}/retry"), say)
+
+
+def _wants_prompt(args: argparse.Namespace) -> bool:
+    """True for ``--prompt ID``; refuses a mix of job ids and --prompt, or neither."""
+    if args.prompt is not None and args.jobs:
+        raise UsageError("give job ids or --prompt ID, not both")
+    if args.prompt is None and not args.jobs:
+        raise UsageError("which job? give one or more job ids, or --prompt ID")
+    return args.prompt is not None
+
+
+def _on_prompt(args: argparse.Namespace, io: IO, session: VqClient, action: str, suffix: str) -> int:
+    detail = session.post(f"/prompts/{args.prompt}/{action}")
+    if args.json:
+        io.json(detail)
+    else:
+        io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index']}) is "
+               f"{io.status(detail['status'])}{suffix}.")
+    return ExitCode.OK
 
 
 def _each_job(args: argparse.Namespace, io: IO, call: Callable[[int], dict[str, Any]],

@@ -9,20 +9,10 @@ import jsonschema
 import pytest
 
 from tests.unit.cli import samples as s
+from tests.helpers import closed
 from vq_extension.openapi import build_document
 
 DOC = build_document()
-
-
-def closed(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        out = {k: closed(v) for k, v in schema.items()}
-        if "properties" in out and "additionalProperties" not in out:
-            out["additionalProperties"] = False
-        return out
-    if isinstance(schema, list):
-        return [closed(v) for v in schema]
-    return schema
 
 
 @pytest.mark.parametrize("model, body", [
