@@ -127,11 +127,14 @@ class Harness:
         return web.json_response({"ok": True})
 
     async def drop_ws(self, request: web.Request) -> web.Response:
-        """Close every socket; with ``{"refuse_seconds": s}`` also refuse reconnects for a while."""
+        """Close every socket; with ``{"refuse_seconds": s}`` also refuse reconnects for a while,
+        with ``{"refuse": true}`` until ``/__harness/fault/clear``."""
         body = await request.json() if request.can_read_body else {}
         refuse = body.get("refuse_seconds")
         if refuse:
             self.faults.append(Fault(prefix="/ws", status=503, until=time.monotonic() + float(refuse)))
+        elif body.get("refuse"):
+            self.faults.append(Fault(prefix="/ws", status=503))
         sockets = list(self.host.server.sockets.values())
         for ws in sockets:
             await ws.close()
