@@ -20,8 +20,8 @@ from typing import Any
 
 from ..comfy.bridge import ComfyUnavailable, Outcome
 from ..config import Settings
-from .executor import DbExecutor
 from ..errors import PromptError
+from .executor import DbExecutor
 from .models import IN_COMFY, JobStatus, PromptStatus
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState

@@ -9,9 +9,7 @@ a prompt.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from enum import Enum
-
 
 
 class PromptStatus(str, Enum):

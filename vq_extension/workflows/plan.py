@@ -20,7 +20,14 @@ from typing import Any
 
 from .graphutil import graph_copier
 from .loaded import SEED, LoadedWorkflow
-from .params import ParamError, derive, prompt_params, resolve_params, run_checks, stage_count
+from .params import (
+    ParamError,
+    derive,
+    prompt_params,
+    resolve_params,
+    run_checks,
+    stage_count,
+)
 from .render import apply, build, set_input
 from .values import coerce
 
