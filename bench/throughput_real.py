@@ -351,7 +351,7 @@ def times(entry: dict) -> tuple[int | None, int | None, str | None]:
     return start, end, st.get("status_str")
 
 
-def analyze(ids: list[str], hist: dict, ws: Listener, t0: float) -> dict:
+def analyze(ids: list[str], hist: dict, ws: Listener, t0: float, t0_epoch: float) -> dict:
     ran = []
     errors = 0
     for i in ids:
@@ -380,6 +380,8 @@ def analyze(ids: list[str], hist: dict, ws: Listener, t0: float) -> dict:
         "gap_mean_ms": round(statistics.fmean(gaps), 3) if gaps else None,
         "gap_median_ms": statistics.median(gaps) if gaps else None,
         "gap_max_ms": max(gaps) if gaps else None,
+        # same machine, so the server's epoch ms and ours compare: submit -> first start
+        "first_start_ms": round(ran[0][0] - t0_epoch * 1000, 1) if ran else None,
     }
 
 
@@ -397,17 +399,19 @@ def report(results: list[dict], modes: list[str]) -> str:
         n = rs[0]["n"]
         lines.append(f"\n== {size} px, N={n}, {max(r['round'] for r in rs)} round(s); median [min-max] over rounds ==")
         lines.append(f"{'mode':8} {'prompts/s':>22} {'ratio vs native':>22} {'gap mean ms':>20} "
-                     f"{'exec median ms':>20} {'wall p/s':>20} {'vq.* msgs':>10}")
+                     f"{'exec median ms':>18} {'exec mean ms':>20} {'wall p/s':>20} {'1st start ms':>18} {'vq.* msgs':>10}")
         native = {r["round"]: r["prompts_s"] for r in rs if r["mode"] == "native"}
         for mode in modes:
             m = [r for r in rs if r["mode"] == mode]
             ratios = [r["prompts_s"] / native[r["round"]] for r in m if native.get(r["round"]) and r["prompts_s"]]
             msgs = [sum(r["vq_messages"].values()) for r in m]
             lines.append(f"{mode:8} {spread([r['prompts_s'] for r in m]):>22} {spread(ratios):>22} "
-                         f"{spread([r['gap_mean_ms'] for r in m]):>20} {spread([r['exec_median_ms'] for r in m]):>20} "
-                         f"{spread([r['wall_prompts_s'] for r in m]):>20} {spread(msgs):>10}")
+                         f"{spread([r['gap_mean_ms'] for r in m]):>20} {spread([r['exec_median_ms'] for r in m]):>18} "
+                         f"{spread([r['exec_mean_ms'] for r in m]):>20} {spread([r['wall_prompts_s'] for r in m]):>20} "
+                         f"{spread([r['first_start_ms'] for r in m]):>18} {spread(msgs):>10}")
     lines.append("(prompts/s = ok prompts / server span first execution_start -> last execution_success; "
-                 "ratio per round; gap = execution_success -> next execution_start; ms timestamps from history)")
+                 "ratio per round; gap = execution_success -> next execution_start; ms timestamps from history;\n"
+                 " wall p/s = client clock POST -> last finished seen; 1st start = POST -> first execution_start)")
     return "\n".join(lines)
 
 
@@ -453,10 +457,11 @@ def main(argv: list[str] | None = None) -> int:
                 graphs = graphs_for(base, image, f"{run_id}-{size}-{mode}{rnd}", n, k)
                 k += n
                 before = ws.vq_counts()
+                t0_epoch = time.time()
                 ids, t0 = RUNNERS[mode](c, ws, graphs, args.timeout)
                 time.sleep(0.2)  # let the last coalesced vq.* events arrive
                 after = ws.vq_counts()
-                r = analyze(ids, c.history(ids), ws, t0)
+                r = analyze(ids, c.history(ids), ws, t0, t0_epoch)
                 r.update(size=size, mode=mode, round=rnd,
                          vq_messages={t: after.get(t, 0) - before.get(t, 0) for t in after
                                       if after.get(t, 0) - before.get(t, 0)})
