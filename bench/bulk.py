@@ -93,6 +93,7 @@ class Host:
         self.host.install()
         assert self.host.load_custom_node(REPO), "vq did not load"
         self.host.add_routes()
+        self.host.make_image("vq_smoke.png", size=(8, 8))  # the graphs' input, so they validate
         self.events: dict[str, int] = {}
         original = self.host.server.send_sync
 
