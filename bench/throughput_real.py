@@ -398,14 +398,14 @@ def report(results: list[dict], modes: list[str]) -> str:
         rs = [r for r in results if r["size"] == size]
         n = rs[0]["n"]
         lines.append(f"\n== {size} px, N={n}, {max(r['round'] for r in rs)} round(s); median [min-max] over rounds ==")
-        lines.append(f"{'mode':8} {'prompts/s':>22} {'ratio vs native':>22} {'gap mean ms':>20} "
+        lines.append(f"{'mode':10} {'prompts/s':>22} {'ratio vs native':>22} {'gap mean ms':>20} "
                      f"{'exec median ms':>18} {'exec mean ms':>20} {'wall p/s':>20} {'1st start ms':>18} {'vq.* msgs':>10}")
         native = {r["round"]: r["prompts_s"] for r in rs if r["mode"] == "native"}
         for mode in modes:
             m = [r for r in rs if r["mode"] == mode]
             ratios = [r["prompts_s"] / native[r["round"]] for r in m if native.get(r["round"]) and r["prompts_s"]]
             msgs = [sum(r["vq_messages"].values()) for r in m]
-            lines.append(f"{mode:8} {spread([r['prompts_s'] for r in m]):>22} {spread(ratios):>22} "
+            lines.append(f"{mode:10} {spread([r['prompts_s'] for r in m]):>22} {spread(ratios):>22} "
                          f"{spread([r['gap_mean_ms'] for r in m]):>20} {spread([r['exec_median_ms'] for r in m]):>18} "
                          f"{spread([r['exec_mean_ms'] for r in m]):>20} {spread([r['wall_prompts_s'] for r in m]):>20} "
                          f"{spread([r['first_start_ms'] for r in m]):>18} {spread(msgs):>10}")
@@ -427,41 +427,57 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--vq-prefix", default="/api/vq/v1")
     ap.add_argument("--no-pre-gc", dest="pre_gc", action="store_false")
+    ap.add_argument("--also-vq", action="append", default=[], metavar="LABEL=URL",
+                    help="another ComfyUI with vq (e.g. another branch or setting): adds the mode "
+                         "vq:LABEL, run against URL in the same rounds; ratios are vs native at --url")
     ap.add_argument("--out", help="write every run's numbers as JSON here")
     args = ap.parse_args(argv)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if any(m not in MODES for m in modes):
         ap.error(f"modes must be among {MODES}")
+    others = {}
+    for spec in args.also_vq:
+        label, _, url = spec.partition("=")
+        if not label or not url:
+            ap.error("--also-vq wants LABEL=URL")
+        others["vq:" + label] = url
+    modes += list(others)
     sizes = [tuple(int(x) for x in s.split(":")) for s in args.sizes.split(",") if s.strip()]
 
     c = Comfy(args.url, args.vq_prefix)
     stats = c.get("/system_stats")
     health = c.get(args.vq_prefix + "/health")
     ws = Listener(c.url)
+    other = {m: Comfy(u, args.vq_prefix) for m, u in others.items()}
+    other_ws = {m: Listener(o.url) for m, o in other.items()}
     base = json.loads(GRAPH.read_text())
     run_id = uuid.uuid4().hex[:8]
     k = 0
     results = []
     for size, n in sizes:
         image = c.upload(f"vq_bench_{size}.png", make_png(size, size))
-        warm = graphs_for(base, image, f"{run_id}-warm{size}", 3, k)
-        k += 3
-        run_drip(c, ws, warm, 120)
+        for cc, ww in [(c, ws), *((other[m], other_ws[m]) for m in other)]:
+            if cc is not c:
+                cc.upload(f"vq_bench_{size}.png", make_png(size, size))
+            warm = graphs_for(base, image, f"{run_id}-warm{size}", 3, k)
+            k += 3
+            run_drip(cc, ww, warm, 120)
         for rnd in range(1, args.repeat + 1):
             for mode in modes:
-                if not c.wait_idle():
+                cc, ww = (other[mode], other_ws[mode]) if mode in other else (c, ws)
+                if not cc.wait_idle():
                     print("queue not idle; going on", file=sys.stderr)
                 if args.pre_gc:
-                    c.post("/free", {"unload_models": True})
+                    cc.post("/free", {"unload_models": True})
                 time.sleep(args.settle)
-                graphs = graphs_for(base, image, f"{run_id}-{size}-{mode}{rnd}", n, k)
+                graphs = graphs_for(base, image, f"{run_id}-{size}-{mode.replace(':', '-')}{rnd}", n, k)
                 k += n
-                before = ws.vq_counts()
+                before = ww.vq_counts()
                 t0_epoch = time.time()
-                ids, t0 = RUNNERS[mode](c, ws, graphs, args.timeout)
+                ids, t0 = RUNNERS["vq" if mode in other else mode](cc, ww, graphs, args.timeout)
                 time.sleep(0.2)  # let the last coalesced vq.* events arrive
-                after = ws.vq_counts()
-                r = analyze(ids, c.history(ids), ws, t0, t0_epoch)
+                after = ww.vq_counts()
+                r = analyze(ids, cc.history(ids), ww, t0, t0_epoch)
                 r.update(size=size, mode=mode, round=rnd,
                          vq_messages={t: after.get(t, 0) - before.get(t, 0) for t in after
                                       if after.get(t, 0) - before.get(t, 0)})
@@ -469,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {size}px {mode}#{rnd}: {r['ok']}/{n} ok, {r['prompts_s']} p/s, gap mean "
                       f"{r['gap_mean_ms']} ms, exec median {r['exec_median_ms']} ms, vq msgs {r['vq_messages']}",
                       file=sys.stderr, flush=True)
-    ws.ws.close()
+    for w in [ws, *other_ws.values()]:
+        w.ws.close()
     print(report(results, modes))
     if args.out:
         doc = {"tool": "bench/throughput_real.py", "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

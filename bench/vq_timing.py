@@ -12,6 +12,10 @@ queue/history reads, the event publisher and its broadcasts, and the PromptQueue
 that take ComfyUI's queue mutex. Each probe keeps count, wall time, CPU time of the calling
 thread (sync calls only) and the max, split by thread.
 
+VQ_TIMING_PROBES=0 leaves the probes out; VQ_EXPERIMENT=nudge_on_done also patches the
+dispatcher's event handler to reconcile on `executing` {node: None} (a what-if for
+docs/performance.md, finding 4; vq's code is not changed).
+
 Signals: SIGUSR1 resets the numbers; SIGUSR2 writes them, plus every Python thread's CPU
 time since the last reset (from /proc), to $VQ_TIMING_OUT (default /tmp/vq-timing.json).
 bench/profile_real.py drives this around a run and prints per-prompt numbers.
@@ -157,6 +161,22 @@ def _timed_handler(handler):
     return timed
 
 
+def _experiment_nudge_on_done(plugin) -> None:
+    """What-if (VQ_EXPERIMENT=nudge_on_done): also reconcile on ComfyUI's `executing` with
+    node None, which 0.8.0 sends right after task_done stored the history entry."""
+    d = plugin.dispatcher
+    original = d._on_comfy_event
+
+    def on_event(event, comfy_prompt_id, payload):
+        original(event, comfy_prompt_id, payload)
+        if event == "executing" and payload.get("node") is None:
+            d.nudge()
+
+    d._on_comfy_event = on_event
+    plugin.bridge._listener = on_event  # the tap holds the bound method it was given
+    print("vq_timing: experiment nudge_on_done", file=sys.stderr, flush=True)
+
+
 def _watch() -> None:
     """Waits until vq is installed on the PromptServer, then installs the probes."""
     deadline = time.monotonic() + 300
@@ -166,7 +186,13 @@ def _watch() -> None:
         plugin = getattr(inst, "_vq_plugin", None)
         if plugin:
             time.sleep(0.5)
-            _install_probes(plugin)
+            if os.environ.get("VQ_TIMING_PROBES", "1") != "0":
+                _install_probes(plugin)
+            if os.environ.get("VQ_EXPERIMENT") == "nudge_on_done":
+                # the tap is installed when the dispatcher starts: wait for it
+                while plugin.bridge._listener is None:
+                    time.sleep(0.1)
+                _experiment_nudge_on_done(plugin)
             _reset()
             return
         time.sleep(0.2)
