@@ -18,6 +18,8 @@ the ms timestamps of each prompt's execution_start and execution_success message
   gap     execution_success of one prompt -> execution_start of the next (mean, median)
   p/s     prompts / (last execution_success - first execution_start): the server-side rate
   wall    client clock, first POST sent -> last prompt seen finished on the websocket
+  tail    last execution_success -> the client saw the last prompt finished (vq: ~1 s when
+          vq noticed the job's last prompt only at its next 1 s poll)
   ratio   vq p/s ÷ native p/s of the same round (then the median over rounds)
 
 "Finished" is seen on ComfyUI's websocket (a small stdlib client): `executing` with
@@ -382,6 +384,8 @@ def analyze(ids: list[str], hist: dict, ws: Listener, t0: float, t0_epoch: float
         "gap_max_ms": max(gaps) if gaps else None,
         # same machine, so the server's epoch ms and ours compare: submit -> first start
         "first_start_ms": round(ran[0][0] - t0_epoch * 1000, 1) if ran else None,
+        # last execution_success -> the client saw the last prompt finished (vq: its vq.prompt)
+        "tail_ms": round((t0_epoch + (max(finished) - t0)) * 1000 - ran[-1][1], 1) if ran and finished else None,
     }
 
 
@@ -399,7 +403,7 @@ def report(results: list[dict], modes: list[str]) -> str:
         n = rs[0]["n"]
         lines.append(f"\n== {size} px, N={n}, {max(r['round'] for r in rs)} round(s); median [min-max] over rounds ==")
         lines.append(f"{'mode':10} {'prompts/s':>22} {'ratio vs native':>22} {'gap mean ms':>20} "
-                     f"{'exec median ms':>18} {'exec mean ms':>20} {'wall p/s':>20} {'1st start ms':>18} {'vq.* msgs':>10}")
+                     f"{'exec median ms':>18} {'exec mean ms':>20} {'wall p/s':>20} {'1st start ms':>18} {'tail ms':>18} {'vq.* msgs':>10}")
         native = {r["round"]: r["prompts_s"] for r in rs if r["mode"] == "native"}
         for mode in modes:
             m = [r for r in rs if r["mode"] == mode]
@@ -408,10 +412,12 @@ def report(results: list[dict], modes: list[str]) -> str:
             lines.append(f"{mode:10} {spread([r['prompts_s'] for r in m]):>22} {spread(ratios):>22} "
                          f"{spread([r['gap_mean_ms'] for r in m]):>20} {spread([r['exec_median_ms'] for r in m]):>18} "
                          f"{spread([r['exec_mean_ms'] for r in m]):>20} {spread([r['wall_prompts_s'] for r in m]):>20} "
-                         f"{spread([r['first_start_ms'] for r in m]):>18} {spread(msgs):>10}")
+                         f"{spread([r['first_start_ms'] for r in m]):>18} {spread([r['tail_ms'] for r in m]):>18} "
+                         f"{spread(msgs):>10}")
     lines.append("(prompts/s = ok prompts / server span first execution_start -> last execution_success; "
                  "ratio per round; gap = execution_success -> next execution_start; ms timestamps from history;\n"
-                 " wall p/s = client clock POST -> last finished seen; 1st start = POST -> first execution_start)")
+                 " wall p/s = client clock POST -> last finished seen; 1st start = POST -> first execution_start;\n"
+                 " tail = last execution_success -> the client saw the last prompt finished)")
     return "\n".join(lines)
 
 
