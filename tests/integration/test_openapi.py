@@ -16,7 +16,7 @@ import pytest
 from openapi_spec_validator import validate
 from PIL import Image
 
-from tests.helpers import REPO, comfy_graph, closed
+from tests.helpers import REPO, closed, comfy_graph
 from tests.integration.helpers import wait_for
 from vq_extension.api.openapi import build_document
 from vq_extension.api.spec import PREFIX
