@@ -76,6 +76,10 @@ def register(routes: web.RouteTableDef, api: Services) -> None:
 def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         try:
+            if spec.changes_state:
+                _refuse_cross_origin(request)
+            elif spec.same_site_only:
+                _refuse_cross_site(request)
             kwargs: dict[str, Any] = {}
             if spec.query is not None:
                 kwargs["query"] = spec.query.model_validate(dict(request.query))
@@ -114,6 +118,26 @@ async def _json_body(request: web.Request) -> Any:
         return await request.json()
     except ValueError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+
+
+def _refuse_cross_origin(request: web.Request) -> None:
+    # A page on any site can make the browser POST here without a CORS preflight (no body,
+    # or a form), and ComfyUI's own origin check covers loopback hosts only and lets
+    # `Origin: null` (sandboxed frames, file: pages) through. Non-browsers send no Origin.
+    origin = request.headers.get("Origin")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower()):
+        raise PathForbidden(
+            f"requests from another site are refused (Origin {origin}, this server {request.host}); use ComfyUI's "
+            "own page or the vq CLI, and behind a reverse proxy pass the original Host header through",
+            {"origin": origin, "host": request.host}, code="cross_origin")
+
+
+def _refuse_cross_site(request: web.Request) -> None:
+    # <img src> and other no-cors GETs send no Origin, but browsers send Sec-Fetch-Site.
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise PathForbidden(f"this route answers ComfyUI's own page only (Sec-Fetch-Site: {site})",
+                            {"sec_fetch_site": site}, code="cross_site")
 
 
 def _refuse_simple_forms(request: web.Request) -> None:
@@ -250,13 +274,14 @@ async def normalize_path(api: Services, body: schemas.NormalizePath) -> dict[str
 
 
 @route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
-       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404))
+       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404),
+       same_site_only=True)
 async def browse_folder(api: Services, query: schemas.BrowseQuery) -> dict[str, Any]:
     return await api.files.browse(query.path, query.workflow, query.extensions, query.limit)
 
 
 @route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=schemas.ThumbnailQuery, raw=True,
-       content_type="image/webp", errors=(403, 404, 415))
+       content_type="image/webp", errors=(403, 404, 415), same_site_only=True)
 async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.Request) -> web.Response:
     thumb = await api.files.thumbnail(query.path, query.size, request.headers.get("If-None-Match"))
     headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=3600"}
@@ -269,7 +294,6 @@ async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.R
        "subfolder field goes before the file)", query=schemas.UploadQuery, status=201, response="UploadResult", raw=True,
        errors=(403, 413, 415), conflicts=False)
 async def upload(api: Services, query: schemas.UploadQuery, request: web.Request) -> dict[str, Any]:
-    _refuse_cross_origin(request)
     api.files.refuse_if_too_large(request.content_length)
     if request.content_type != "multipart/form-data":
         raise InvalidRequest(
@@ -302,17 +326,6 @@ async def staging_usage(api: Services, query: schemas.StagingQuery) -> dict[str,
        "(dry_run, the default, only lists them)", body=schemas.CleanupBody, response="CleanupResult")
 async def staging_cleanup(api: Services, body: schemas.CleanupBody) -> dict[str, Any]:
     return await api.staging.cleanup(body.is_dry_run)
-
-
-def _refuse_cross_origin(request: web.Request) -> None:
-    # A page on any site can make the browser POST multipart here without a CORS preflight,
-    # and ComfyUI's own origin check covers loopback hosts only. Non-browsers send no Origin.
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
-        raise PathForbidden(
-            f"uploads from another site are refused (Origin {origin}, this server {request.host}); upload from "
-            "ComfyUI's own page, and behind a reverse proxy pass the original Host header through",
-            {"origin": origin}, code="cross_origin")
 
 
 async def _subfolder_field(part: BodyPartReader, from_query: str) -> str:
