@@ -33,6 +33,8 @@ class Settings(BaseModel):
                                   "ComfyUI's --max-upload-size does not apply to vq's streamed uploads")
     staging_retention_days: float = Field(7, ge=0, description="keep staged inputs this long after their last "
                                           "job finished")
+    json_body_max_bytes: int = Field(100 * 1024**2, ge=1024, description="largest JSON request body vq reads "
+                                     "(413 above it)")
     staging_sweep_hours: float = Field(0, ge=0, description="run the staging cleanup this often; 0 = off")
 
 

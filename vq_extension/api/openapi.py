@@ -29,7 +29,7 @@ ERROR_TEXT = {
          "page (`cross_origin`: an Origin that is not this server; `cross_site`: a cross-site Sec-Fetch-Site).",
     404: "No such job, prompt, workflow or file (`not_found`).",
     409: "The current state does not allow it (`conflict`, `count_changed`).",
-    413: "The upload is larger than the limit (`upload_too_large`).",
+    413: "The body or upload is larger than the limit (`body_too_large`, `upload_too_large`).",
     415: "The file is not an image or video vq takes (`unsupported_media`).",
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
     503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
@@ -178,6 +178,8 @@ def _errors(spec: RouteSpec) -> list[int]:
         statuses.add(400)  # body-less POSTs refuse form posts with 400 too
     if has_ids:
         statuses.add(404)
+    if spec.body is not None:
+        statuses.add(413)  # json_body_max_bytes
     if spec.changes_state or spec.same_site_only:
         statuses.add(403)  # cross_origin / cross_site
     if spec.method != "GET" and spec.conflicts:

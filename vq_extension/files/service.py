@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -69,13 +70,21 @@ class FilesService:
     def _normalize_sync(self, raw: str, wf: LoadedWorkflow | None) -> dict[str, Any]:
         roots = self.roots()
         path = _checked(roots, raw)
-        kind = "folder" if path.is_dir() else "file" if path.is_file() else None
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:  # unreadable: /proc/1/cwd, a folder without x permission above it
+            raise InvalidRequest(f"{raw.strip()} cannot be read ({exc.strerror or exc}); give a folder vq can read",
+                                 {"param": "path"}) from None
+        kind = None if st is None else "folder" if stat.S_ISDIR(st.st_mode) else \
+            "file" if stat.S_ISREG(st.st_mode) else None
         wanted = _wanted(wf, None)
         return {
             "input": raw,
             "path": str(path),
             "allowed": True,
-            "exists": path.exists(),
+            "exists": st is not None,
             "kind": kind,
             "root": str(roots.root_of(path)),
             "workflow": wf.name if wf else None,
@@ -204,7 +213,11 @@ class FilesService:
             raise PathForbidden(f"{where} leads out of vq's uploads folder {self.uploads_dir} through a "
                                 "symbolic link; pick another subfolder", {"path": real})
         _checked_path(self.roots(), target)
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidRequest(f"{where}: {target.relative_to(self.uploads_dir)} (or a folder above it) is a "
+                                 "file, not a folder; pick another subfolder", {"param": "subfolder"}) from None
         return target
 
     # --- helpers -----------------------------------------------------------------------------

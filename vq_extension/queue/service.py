@@ -209,11 +209,18 @@ def check_graph(graph: Any, index: int) -> None:
             raise InvalidRequest(
                 f"{where}: node {node_id!r} has no class_type; this looks like a UI-format workflow, "
                 "export it with 'Export (API)' instead", {"index": index, "node": node_id})
-        if not isinstance(node.get("inputs", {}), dict):
+        inputs = node.get("inputs", {})
+        if not isinstance(inputs, dict):
             raise InvalidRequest(f"{where}: node {node_id!r} inputs must be an object", {"index": index})
+        for name in SEED_INPUTS:
+            seed = inputs.get(name)
+            if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= MAX_SEED:
+                raise InvalidRequest(f"{where}: node {node_id!r} {name} {seed} is outside ComfyUI's seed range "
+                                     f"0 to {MAX_SEED}", {"index": index, "node": node_id})
 
 
 SEED_INPUTS = ("seed", "noise_seed")
+MAX_SEED = 2**64 - 1  # ComfyUI's samplers' limit
 
 
 def find_seed(graph: dict[str, Any]) -> int | None:
