@@ -129,7 +129,7 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         events = EventPublisher(host.broadcast, reader, live)
         dispatcher = Dispatcher(store=store, db=db, bridge=host, events=events, live=live, worker=worker,
                                 settings=settings, input_problem=stager.verify,
-                                on_job_succeeded=ProcessedMover(store=store, db=db))
+                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots))
         control = dispatcher
     else:
         events, control = NoBrowsers(), NoComfyUI()

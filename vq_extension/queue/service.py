@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
+from ..files.paths import AllowedRoots
 from ..files.processed import move_to_processed
 from .executor import DbExecutor
 from .models import RETRYABLE, PromptStatus
@@ -236,8 +237,9 @@ def find_seed(graph: dict[str, Any]) -> int | None:
 class ProcessedMover:
     """After a job fully succeeded: move its source files into ``_processed/`` when it asked for that."""
 
-    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, clock: Callable[[], float] = time.time) -> None:
-        self.store, self.db, self.clock = store, db, clock
+    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, roots: Callable[[], AllowedRoots],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.db, self.roots, self.clock = store, db, roots, clock
 
     async def __call__(self, job_id: int) -> None:
         job = await self.db.run(self.store.get_job, job_id)
@@ -245,7 +247,7 @@ class ProcessedMover:
             return
         prompts = await self.db.run(self.store.job_prompts, job_id)
         sources = [Path(p.input_file) for p in prompts if p.input_file]
-        for moved in await asyncio.to_thread(move_to_processed, sources):
+        for moved in await asyncio.to_thread(move_to_processed, sources, self.roots):
             if moved.target is not None:
                 message, level = f"moved {moved.source} to {moved.target}", "info"
             else:
