@@ -37,7 +37,7 @@ USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
 UPLOADS = "vq/uploads"  # under ComfyUI's input dir
 COMFY_DIRS_SETTING = "comfy_dirs"  # ComfyUI's input/output folders, for the CLI's offline mode
 HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit",
-                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours")
+                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours", "job_retention_days")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     json_body_max_bytes: int = Field(100 * 1024**2, ge=1024, description="largest JSON request body vq reads "
                                      "(413 above it)")
     staging_sweep_hours: float = Field(0, ge=0, description="run the staging cleanup this often; 0 = off")
+    job_retention_days: float = Field(30, ge=0, description="delete finished jobs (prompts, logs) this long after "
+                                      "they finished, in the periodic sweep; 0 = keep forever")
 
 
 ENV_PREFIX = "VQ_"

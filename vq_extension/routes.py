@@ -258,6 +258,12 @@ async def retry_job(api: Services, job_id: int) -> dict[str, Any]:
     return await api.jobs.retry_job(job_id)
 
 
+@route("DELETE", "/jobs/{job_id}", "Delete a finished job with its prompts and log (outputs stay on disk); "
+       "409 while it has unfinished prompts", response="DeletedJob")
+async def delete_job(api: Services, job_id: int) -> dict[str, Any]:
+    return await api.jobs.delete_job(job_id)
+
+
 @route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response="LogPage")
 async def job_log(api: Services, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
     return await api.reader.job_log(job_id, after=query.after, limit=query.limit)

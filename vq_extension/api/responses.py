@@ -130,6 +130,11 @@ class CancelJobResult(BaseModel):
     canceling: int = Field(description="running prompts being interrupted")
 
 
+class DeletedJob(BaseModel):
+    id: int
+    deleted: bool = Field(description="always true: the job, its prompts, attempts and log are gone")
+
+
 class RetryJobResult(BaseModel):
     job: JobSummary
     retried: int
@@ -416,6 +421,7 @@ class AuditRecord(BaseModel):
 
 class SweepInfo(BaseModel):
     at: Timestamp
+    jobs_deleted: int = Field(description="finished jobs older than job_retention_days deleted")
     removed: int
     freed_bytes: int
     failed: int
@@ -432,6 +438,7 @@ class StagingUsage(BaseModel):
     leftovers: FileTally = Field(description="temp and partial-upload files a cleanup would remove too")
     retention_days: float
     sweep_hours: float = Field(description="periodic cleanup interval; 0 = off")
+    job_retention_days: float = Field(description="finished jobs are deleted this long after; 0 = kept")
     stage_on_submit: bool
     last_sweep: SweepInfo | None
     audit: list[AuditRecord] = Field(description="newest first")

@@ -269,6 +269,11 @@ def run_retry(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -
     return _each_job(args, io, lambda job_id: session.post(f"/jobs/{job_id}/retry"), say)
 
 
+def run_rm(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -> int:
+    return _each_job(args, io, lambda job_id: session.delete(f"/jobs/{job_id}"),
+                     lambda job_id, _body: f"Job {job_id} deleted.")
+
+
 def _wants_prompt(args: argparse.Namespace) -> bool:
     """True for ``--prompt ID``; refuses a mix of job ids and --prompt, or neither."""
     if args.prompt is not None and args.jobs:

@@ -22,6 +22,7 @@ from .staging import Stager
 
 log = logging.getLogger("vq.files")
 FIRST_SWEEP_SECONDS = 600.0  # after start-up, so a ComfyUI restarted daily still sweeps
+JOB_SWEEP_HOURS = 24.0  # how often old jobs are deleted when the staging sweep is off
 T = TypeVar("T")
 
 
@@ -33,6 +34,8 @@ class StagingRecords(Protocol):
     def read_audit(self, limit: int) -> list[AuditEntry]: ...
 
     def write_audit(self, entries: list[AuditEntry]) -> None: ...
+
+    def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]: ...
 
 
 class DbRunner(Protocol):
@@ -70,6 +73,7 @@ class StagingCleanup:
             "leftovers": _tally(survey.leftovers),
             "retention_days": self.settings.staging_retention_days,
             "sweep_hours": self.settings.staging_sweep_hours,
+            "job_retention_days": self.settings.job_retention_days,
             "stage_on_submit": self.settings.stage_on_submit,
             "last_sweep": self.last_sweep,
             "audit": [_audit(e) for e in audit],
@@ -122,14 +126,17 @@ class StagingCleanup:
             try:
                 roots.check(folder)
             except PathNotAllowed as exc:
-                raise Conflict(f"{folder} resolves to {exc.path}, outside the allowed roots, so vq will not "
+                raise Conflict(f"{folder} resolves outside the allowed roots, so vq will not "
                                "delete files there; add that folder to allowed_roots or remove the link",
                                {"path": str(exc.path)}) from None
 
     # --- periodic sweep ----------------------------------------------------------------------
 
     def start_sweeps(self) -> None:
-        hours = self.settings.staging_sweep_hours
+        """One periodic sweep: old finished jobs (job_retention_days) and, when
+        staging_sweep_hours is set, staged inputs; jobs first, so the staged inputs only
+        they referenced become reclaimable in the same sweep."""
+        hours = self.settings.staging_sweep_hours or (JOB_SWEEP_HOURS if self.settings.job_retention_days else 0)
         if hours > 0 and self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(hours * 3600))
 
@@ -140,22 +147,35 @@ class StagingCleanup:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def sweep_once(self) -> dict[str, Any]:
+        now = self.clock()
+        sweep: dict[str, Any] = {"at": iso(now), "jobs_deleted": 0, "removed": 0, "freed_bytes": 0, "failed": 0,
+                                 "error": None}
+        try:
+            if self.settings.job_retention_days > 0:
+                cutoff = now - self.settings.job_retention_days * DAY
+                while deleted := await self.db.run(self.store.delete_finished_before, cutoff):
+                    sweep["jobs_deleted"] += len(deleted)
+                if sweep["jobs_deleted"]:
+                    log.info("vq: deleted %d job(s) finished over %g day(s) ago (job_retention_days)",
+                             sweep["jobs_deleted"], self.settings.job_retention_days)
+            if self.settings.staging_sweep_hours > 0:
+                done = await self.cleanup(dry_run=False, trigger="sweep")
+                sweep.update(removed=len(done["files"]), freed_bytes=done["freed_bytes"], failed=len(done["failed"]))
+        except Conflict as exc:  # a manual cleanup is running, or the folder is refused
+            sweep["error"] = exc.message
+        except Exception as exc:
+            log.exception("vq: sweep failed; next try at the next interval")
+            sweep["error"] = f"internal error: {exc}"
+        self.last_sweep = sweep
+        return sweep
+
     async def _sweep_forever(self, interval: float) -> None:
         delay = min(interval, FIRST_SWEEP_SECONDS)
         while True:
             await asyncio.sleep(delay)
             delay = interval
-            try:
-                done = await self.cleanup(dry_run=False, trigger="sweep")
-                self.last_sweep = {"at": iso(self.clock()), "removed": len(done["files"]),
-                                   "freed_bytes": done["freed_bytes"], "failed": len(done["failed"]), "error": None}
-            except Conflict as exc:  # a manual cleanup is running, or the folder is refused
-                self.last_sweep = {"at": iso(self.clock()), "removed": 0, "freed_bytes": 0, "failed": 0,
-                                   "error": exc.message}
-            except Exception as exc:
-                log.exception("vq: staging sweep failed; next try in %g hour(s)", interval / 3600)
-                self.last_sweep = {"at": iso(self.clock()), "removed": 0, "freed_bytes": 0, "failed": 0,
-                                   "error": f"internal error: {exc}"}
+            await self.sweep_once()
 
 
 def _tally(tally: Tally) -> dict[str, int]:

@@ -182,7 +182,18 @@ class JobService:
                 cleared += 1
         return {"cleared": cleared}
 
-    # --- after a job ----------------------------------------------------------------------
+    # --- deleting --------------------------------------------------------------------------
+
+    async def delete_job(self, job_id: int) -> dict[str, Any]:
+        """Delete a finished job with its prompts, attempts and log (outputs stay on disk)."""
+        job = await self.db.run(self.store.get_job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist")
+        if not await self.db.run(self.store.delete_job, job_id):
+            raise Conflict(f"job {job_id} is {job.status.value}; only finished jobs (succeeded, failed, canceled) "
+                           "can be deleted: cancel it first", {"status": job.status.value})
+        self.events.queue()
+        return {"id": job_id, "deleted": True}
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -196,3 +196,20 @@ def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[An
             args.append(int(number))
         clauses.append(clause)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+# --- deleting finished jobs (prompts, attempts and log go with them: ON DELETE CASCADE) ----
+
+_FINISHED_JOB = f"""
+j.status IN ('succeeded', 'failed', 'canceled')
+ AND NOT EXISTS (SELECT 1 FROM prompt p WHERE p.job_id = j.id AND p.status IN ({in_list(ACTIVE)}))
+"""
+# One job, only when finished (the caller tells "unknown" from "not finished" by reading it).
+DELETE_FINISHED_JOB = f"DELETE FROM job WHERE id = :id AND id IN (SELECT j.id FROM job j WHERE {_FINISHED_JOB})"
+# Retention: finished jobs whose last prompt finished before the cutoff, oldest first.
+SELECT_FINISHED_BEFORE = f"""
+SELECT j.id FROM job j
+ WHERE {_FINISHED_JOB} AND COALESCE(j.finished_at, j.updated_at) < :cutoff
+ ORDER BY j.id LIMIT :limit
+"""
+DELETE_JOBS = "DELETE FROM job WHERE id IN ({marks})"

@@ -414,6 +414,22 @@ class SqliteQueueStore:
                 {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
                  "detail": e.detail} for e in entries))
 
+    # --- deleting jobs -------------------------------------------------------------------
+
+    def delete_job(self, job_id: int) -> bool:
+        """Delete a finished job with its prompts, attempts and log; False if it is not
+        finished (or does not exist)."""
+        with self._tx() as conn:
+            return conn.execute(Q.DELETE_FINISHED_JOB, {"id": job_id}).rowcount == 1
+
+    def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]:
+        """Delete up to ``limit`` jobs that finished before ``cutoff``; their ids."""
+        with self._tx() as conn:
+            ids = [r[0] for r in conn.execute(Q.SELECT_FINISHED_BEFORE, {"cutoff": cutoff, "limit": limit})]
+            if ids:
+                conn.execute(Q.DELETE_JOBS.format(marks=", ".join("?" * len(ids))), ids)
+        return ids
+
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` audit entries, newest first."""
         with self._lock:
