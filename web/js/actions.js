@@ -159,6 +159,27 @@ export function createActions({ store, client, env, refresh }) {
       }, `Could not retry “${job.name}”`);
     },
 
+    async deleteJob(id) {
+      const job = findJob(id);
+      if (!job) return;
+      await act(`delete:${id}`, async () => {
+        const ok = await env.confirm({
+          title: `Delete job “${job.name}”?`,
+          lines: [`Its ${plural(job.total ?? 0, "prompt")}, their history and the job's log are removed from the queue.`,
+            "Output files stay where they are.", "This cannot be undone."],
+          confirmLabel: "Delete job",
+          cancelLabel: "Keep it",
+          danger: true,
+        });
+        if (!ok) return;
+        await client.deleteJob(id);
+        dispatch({ type: "job/deleted", id });
+        dispatch({ type: "announce", text: `Job ${id} “${job.name}” deleted` });
+        env.toast("success", `Job “${job.name}” deleted`, "");
+        await Promise.all([refresh.queue(), refresh.list()]);
+      }, `Could not delete “${job.name}”`);
+    },
+
     async moveToTop(id) {
       const job = findJob(id);
       if (!job) return;
