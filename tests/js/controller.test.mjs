@@ -257,3 +257,22 @@ test("delete job asks first, removes the row and refetches", async () => {
   await declined.controller.actions.deleteJob(5);
   assert.ok(declined.store.getState().list.byId[5]);
 });
+
+test("a stuck prompt in the queue state is one click (and a confirm) from its interrupt", async () => {
+  const canceled = [];
+  const stuck = { prompt_id: 40, job_id: 12, index: 2, workflow: "wan-i2v", running_seconds: 1900, average_seconds: 600 };
+  const t = setup({
+    client: {
+      cancelPrompt: async (id) => { canceled.push(id); return { id, job_id: 12, index: 2, status: "canceling" }; },
+      queue: async () => ({ paused: false, worker: "running", counts: { running: 1 }, stuck: [] }),
+    },
+  });
+  t.store.dispatch({ type: "queue/loaded", queue: { paused: false, worker: "running", counts: { running: 1 }, stuck: [stuck] } });
+  await t.controller.actions.interruptStuck(40);
+  assert.match(t.confirms[0].title, /Interrupt prompt #3/);
+  assert.deepEqual(canceled, [40]);
+  assert.equal(t.toasts.at(-1).summary, "Prompt #3 stopping");
+  assert.deepEqual(t.store.getState().queue.stuck, [], "the queue state is fetched again");
+  await t.controller.actions.interruptStuck(99); // not listed: nothing happens
+  assert.deepEqual(canceled, [40]);
+});

@@ -213,3 +213,17 @@ SELECT j.id FROM job j
  ORDER BY j.id LIMIT :limit
 """
 DELETE_JOBS = "DELETE FROM job WHERE id IN ({marks})"
+
+
+# --- "stuck?" ------------------------------------------------------------------------------
+
+# Running prompts with the mean run time of succeeded prompts of the same workflow (raw-graph
+# jobs: of the same job), for the "stuck?" hint; the average is NULL when nothing succeeded yet.
+SELECT_RUNNING_WITH_AVERAGE = """
+SELECT p.id, p.job_id, p.idx, p.started_at, j.workflow,
+       (SELECT AVG(q.finished_at - q.started_at) FROM prompt q JOIN job k ON k.id = q.job_id
+         WHERE q.status = 'succeeded' AND q.started_at IS NOT NULL
+           AND (CASE WHEN j.workflow IS NULL THEN k.id = j.id ELSE k.workflow = j.workflow END)) AS average
+  FROM prompt p JOIN job j ON j.id = p.job_id
+ WHERE p.status = 'running' AND p.started_at IS NOT NULL
+"""

@@ -242,6 +242,12 @@ class SqliteQueueStore:
             found = self._conn.execute(Q.SELECT_AVG_DURATIONS.format(ids=ids)).fetchall()
         return {r["job_id"]: float(r["seconds"]) for r in found}
 
+    def running_with_average(self) -> list[dict[str, Any]]:
+        """Running prompts: id, job_id, idx, started_at, workflow, average (their workflow's
+        mean run time, None before any succeeded)."""
+        with self._lock:
+            return [dict(r) for r in self._conn.execute(Q.SELECT_RUNNING_WITH_AVERAGE).fetchall()]
+
     def prompt_totals(self) -> dict[PromptStatus, int]:
         with self._lock:
             found = self._conn.execute(Q.SELECT_PROMPT_TOTALS).fetchall()

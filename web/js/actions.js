@@ -209,6 +209,14 @@ export function createActions({ store, client, env, refresh }) {
       }, `Could not cancel prompt #${prompt.index + 1}`);
     },
 
+    /** Interrupt a prompt the queue state lists as "stuck?" (the usual confirm first). */
+    async interruptStuck(promptId) {
+      const s = (getState().queue?.stuck || []).find((x) => x.prompt_id === promptId);
+      if (!s) return;
+      await this.cancelPrompt({ id: s.prompt_id, job_id: s.job_id, index: s.index, status: "running" });
+      await refresh.queue();
+    },
+
     async retryPrompt(prompt) {
       await act(`pretry:${prompt.id}`, async () => {
         const detail = await client.retryPrompt(prompt.id);
