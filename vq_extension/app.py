@@ -20,6 +20,7 @@ from .errors import Unavailable
 from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
+from .files.work import FileWork
 from .files.staging import Stager
 from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
@@ -59,6 +60,7 @@ class App:
     files: FilesService
     staging: StagingCleanup
     submitter: Submitter
+    work: FileWork
     host: ComfyBridge | None
     dispatcher: Dispatcher | None
 
@@ -78,6 +80,7 @@ class App:
         self.close()
 
     def close(self) -> None:
+        self.work.close()
         self.db.close()
         self.store.close()
 
@@ -103,6 +106,7 @@ class App:
 def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> App:
     store = SqliteQueueStore(dirs.data / DB_FILE)
     db = DbExecutor()
+    work = FileWork()  # vq's file work, off the default executor that serves ComfyUI's files
     live, worker = LiveProgress(), WorkerState()
     stager = Stager(dirs.input)
     reader = QueueReader(store, db, live, worker, settings.max_in_flight)
@@ -136,10 +140,10 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     jobs = JobService(store=store, db=db, reader=reader, dispatcher=control, events=events, settings=settings,
                       submitter=submitter)
     files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, settings=settings,
-                         catalog=workflows.catalog)
+                         catalog=workflows.catalog, work=work)
     staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
-                             store=store, db=db)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, host, dispatcher)
+                             store=store, db=db, work=work)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, work, host, dispatcher)
 
 
 def recorded_comfy_dirs(data_dir: Path) -> dict[str, str] | None:

@@ -46,6 +46,8 @@ class SubmitJob(Body):
     stage: bool | None = Field(None, description="copy inputs into ComfyUI's input folder; default from settings")
     move_processed: bool = Field(False, description="move inputs to <folder>/_processed/ when the job succeeds")
     dry_run: bool = Field(False, description="answer with the prompts that would be queued; queue nothing")
+    dry_run_offset: int = Field(0, ge=0, le=MAX_INT, description="the dry run lists 500 planned prompts from "
+                                "this index (its next_offset gives the next page)")
     workspace: str | None = Field(None, max_length=100)
 
     @model_validator(mode="after")
@@ -65,13 +67,13 @@ class SubmitJob(Body):
             input=[self.input] if isinstance(self.input, str) else list(self.input or []),
             params=self.params, per_file_params=self.per_file_params, prompt_mode=self.prompt_mode,
             tries=self.tries, seed=self.seed, randomize_seed=self.randomize_seed, stage=self.stage,
-            move_processed=self.move_processed, dry_run=self.dry_run, name=self.name, priority=self.priority,
+            move_processed=self.move_processed, dry_run=self.dry_run, dry_run_offset=self.dry_run_offset, name=self.name, priority=self.priority,
             max_attempts=self.max_attempts, workspace=self.workspace,
         )
 
 
 WORKFLOW_FIELDS = ("input", "params", "per_file_params", "prompt_mode", "tries", "seed", "randomize_seed",
-                   "stage", "move_processed", "dry_run")
+                   "stage", "move_processed", "dry_run", "dry_run_offset")
 
 
 class SetPriority(Body):

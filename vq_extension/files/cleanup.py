@@ -19,6 +19,7 @@ from .paths import AllowedRoots, PathNotAllowed
 from .records import AuditEntry, StagedUse
 from .retention import DAY, Candidate, Outcome, Retention, Survey, Tally
 from .staging import Stager
+from .work import FileWork
 
 log = logging.getLogger("vq.files")
 FIRST_SWEEP_SECONDS = 600.0  # after start-up, so a ComfyUI restarted daily still sweeps
@@ -52,8 +53,10 @@ class StagingCleanup:
         settings: Settings,
         store: StagingRecords,
         db: DbRunner,
+        work: FileWork,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.work = work
         self.roots, self.uploads_dir, self.stager = roots, uploads_dir, stager
         self.settings, self.store, self.db, self.clock = settings, store, db, clock
         self.retention = Retention(stager, uploads_dir, retention_seconds=settings.staging_retention_days * DAY)
@@ -95,7 +98,7 @@ class StagingCleanup:
                 return {**answer, **_files(survey.candidates), "failed": [], "skipped": []}
             # The survey took a while; judge each file again against the queue as it is now.
             refs = await self.db.run(self.store.staged_references)
-            outcomes = await asyncio.to_thread(self.retention.remove, survey.candidates, refs, self.clock())
+            outcomes = await self.work.run(self.retention.remove, survey.candidates, refs, self.clock())
             now = self.clock()
             await self.db.run(self.store.write_audit, [_audit_entry(o, now, trigger) for o in outcomes])
             removed = [o.candidate for o in outcomes if o.result in ("deleted", "gone")]
@@ -111,10 +114,10 @@ class StagingCleanup:
             }
 
     async def _survey(self) -> Survey:
-        await asyncio.to_thread(self._check_staging_roots)
+        await self.work.run(self._check_staging_roots)
         refs = await self.db.run(self.store.staged_references)
         try:
-            return await asyncio.to_thread(self.retention.survey, refs, self.clock())
+            return await self.work.run(self.retention.survey, refs, self.clock())
         except OSError as exc:
             raise Conflict(f"the staging folder cannot be read ({exc.strerror or exc}); check the "
                            f"permissions of {self.stager.root} and {self.uploads_dir}") from None

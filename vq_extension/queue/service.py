@@ -59,7 +59,7 @@ class JobService:
             raise Unavailable("workflow submits need the workflow catalog, which failed to load; see ComfyUI's log")
         prepared = await self.submitter.prepare(req)
         if req.dry_run:
-            return self.submitter.dry_run_answer(prepared)
+            return self.submitter.dry_run_answer(prepared, req.dry_run_offset)
         try:
             return await self._persist(prepared.job, prepared.prompts)
         except BaseException:

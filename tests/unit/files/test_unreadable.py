@@ -14,6 +14,7 @@ from vq_extension.config import Settings
 from vq_extension.errors import InvalidRequest
 from vq_extension.files.paths import AllowedRoots, PathInvalid
 from vq_extension.files.service import FilesService
+from vq_extension.files.work import FileWork
 
 
 class NoCatalog:
@@ -42,7 +43,8 @@ def test_an_unreadable_link_is_path_invalid(tmp_path: Path, monkeypatch: pytest.
 def test_normalize_of_an_unreadable_path_is_400(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "locked").mkdir()
     files = FilesService(roots=lambda: AllowedRoots([tmp_path]), input_dir=tmp_path, uploads_dir=tmp_path / "up",
-                         settings=Settings(), catalog=NoCatalog())  # type: ignore[arg-type]
+                         settings=Settings(), catalog=NoCatalog(),  # type: ignore[arg-type]
+                         work=FileWork())
     deny(monkeypatch, "stat", str(tmp_path / "locked"))
     with pytest.raises(InvalidRequest, match="cannot be read"):
         asyncio.run(files.normalize(str(tmp_path / "locked"), None))
