@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
-from . import responses
+from . import file_responses, responses, workflow_responses
 from .spec import RouteSpec
 
 REF = "#/components/schemas/{model}"
@@ -88,7 +88,7 @@ def _component_schemas(routes: list[tuple[RouteSpec, Any]]) -> dict[str, Any]:
     """JSON schemas of every model the routes use, with refs into components."""
     models: list[tuple[type[BaseModel], str]] = [(responses.ErrorEnvelope, "serialization")]
     for spec, _fn in routes:
-        also = getattr(responses, spec.also_ok.response) if spec.also_ok else None
+        also = model_named(spec.also_ok.response) if spec.also_ok else None
         for model, mode in ((spec.body, "validation"), (spec.query, "validation"),
                             (_response_model(spec), "serialization"), (also, "serialization")):
             if model is not None and (model, mode) not in models:
@@ -98,7 +98,15 @@ def _component_schemas(routes: list[tuple[RouteSpec, Any]]) -> dict[str, Any]:
 
 
 def _response_model(spec: RouteSpec) -> type[BaseModel] | None:
-    return getattr(responses, spec.response) if spec.response else None
+    return model_named(spec.response) if spec.response else None
+
+
+def model_named(name: str) -> type[BaseModel]:
+    """A response model by the name a ``RouteSpec`` gives."""
+    for module in (responses, workflow_responses, file_responses):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise KeyError(f"no response model named {name}")
 
 
 def _operation(spec: RouteSpec, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +141,7 @@ def _operation(spec: RouteSpec, fn: Any, schemas: dict[str, Any]) -> dict[str, A
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     answers = {str(spec.status): ok}
     if spec.also_ok:
-        model = getattr(responses, spec.also_ok.response)
+        model = model_named(spec.also_ok.response)
         answers[str(spec.also_ok.status)] = {"description": spec.also_ok.when, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=_name(model, schemas))}}}}
     op["responses"] = {**answers, **{

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..media import PROCESSED_DIR
 from .paths import AllowedRoots, PathInvalid, PathNotAllowed
 
-PROCESSED_DIR = "_processed"
 MAX_SUFFIX = 10_000
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import InvalidRequest, NotFound, PathForbidden, TooLarge, UnsupportedMedia
+from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, media_kind
 from ..timestamps import iso
 from ..workflows import (
     Catalog,
@@ -28,14 +29,7 @@ from ..workflows import (
     discover_inputs,
 )
 from . import uploads
-from .browse import (
-    IMAGE_EXTENSIONS,
-    MAX_SCAN,
-    VIDEO_EXTENSIONS,
-    FolderNotFound,
-    browse,
-    media_kind,
-)
+from .browse import MAX_SCAN, FolderNotFound, browse
 from .paths import AllowedRoots, PathInvalid, PathNotAllowed
 from .work import FileWork
 from .thumbnails import Thumbnail, render_thumbnail, thumb_url
