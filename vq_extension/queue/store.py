@@ -131,7 +131,7 @@ class SqliteQueueStore:
                         "job_id": job_id,
                         "idx": index,
                         "max_attempts": p.max_attempts,
-                        "seed": p.seed,
+                        "seed": p.seed if p.seed is None or -(2**63) <= p.seed < 2**63 else None,  # display only
                         "input_file": p.input_file,
                         "staged_name": p.staged_name,
                         "try_index": p.try_index,
@@ -241,6 +241,12 @@ class SqliteQueueStore:
         with self._lock:
             found = self._conn.execute(Q.SELECT_AVG_DURATIONS.format(ids=ids)).fetchall()
         return {r["job_id"]: float(r["seconds"]) for r in found}
+
+    def running_with_average(self) -> list[dict[str, Any]]:
+        """Running prompts: id, job_id, idx, started_at, workflow, average (their workflow's
+        mean run time, None before any succeeded)."""
+        with self._lock:
+            return [dict(r) for r in self._conn.execute(Q.SELECT_RUNNING_WITH_AVERAGE).fetchall()]
 
     def prompt_totals(self) -> dict[PromptStatus, int]:
         with self._lock:
@@ -413,6 +419,22 @@ class SqliteQueueStore:
             conn.executemany(Q.INSERT_AUDIT, (
                 {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
                  "detail": e.detail} for e in entries))
+
+    # --- deleting jobs -------------------------------------------------------------------
+
+    def delete_job(self, job_id: int) -> bool:
+        """Delete a finished job with its prompts, attempts and log; False if it is not
+        finished (or does not exist)."""
+        with self._tx() as conn:
+            return conn.execute(Q.DELETE_FINISHED_JOB, {"id": job_id}).rowcount == 1
+
+    def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]:
+        """Delete up to ``limit`` jobs that finished before ``cutoff``; their ids."""
+        with self._tx() as conn:
+            ids = [r[0] for r in conn.execute(Q.SELECT_FINISHED_BEFORE, {"cutoff": cutoff, "limit": limit})]
+            if ids:
+                conn.execute(Q.DELETE_JOBS.format(marks=", ".join("?" * len(ids))), ids)
+        return ids
 
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` audit entries, newest first."""
