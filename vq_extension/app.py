@@ -20,8 +20,8 @@ from .errors import Unavailable
 from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
-from .files.work import FileWork
 from .files.staging import Stager
+from .files.work import FileWork
 from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
 from .queue.ports import EventSink, QueueControl

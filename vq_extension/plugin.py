@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import __version__, routes
+from .api.http import error_response
 from .app import App, Dirs, build
 from .comfy.bridge import ComfyBridge
 from .config import load_settings
@@ -61,7 +62,7 @@ def _report_failure(exc: Exception) -> None:
         message = f"vq failed to load: {exc} (details in ComfyUI's log)"
 
         async def health(_request: web.Request) -> web.Response:
-            return routes.error_response(503, "unavailable", message)
+            return error_response(503, "unavailable", message)
 
         server.routes.get(routes.PREFIX + "/health")(health)
         setattr(server, GUARD_ATTRIBUTE, False)  # registered once; a later install stays a no-op
