@@ -162,8 +162,12 @@ class ComfyBridge:
             try:
                 status, answer = await self._submit_via_handler(dict(body))
             except Exception:
-                if comfy_prompt_id in self.snapshot():
-                    raise  # it was queued after all: never queue it twice
+                if self.knows(comfy_prompt_id):
+                    # It raised after queueing (a later step or hook failed): the prompt is
+                    # ComfyUI's now. Never queue it twice; track it like any other.
+                    log.warning("vq: ComfyUI's POST /prompt handler raised after queueing %s; keeping it",
+                                comfy_prompt_id, exc_info=True)
+                    return SubmitResult(True)
                 # A ComfyUI whose handler wants more of aiohttp's Request than the shim has:
                 # do what the handler does instead, from now on.
                 log.warning("vq: ComfyUI's POST /prompt handler failed in-process; switching to "
@@ -239,6 +243,12 @@ class ComfyBridge:
         read = getattr(queue, "get_current_queue_volatile", None) or queue.get_current_queue
         running, pending = read()
         return QueueSnapshot(frozenset(item[1] for item in running), frozenset(item[1] for item in pending))
+
+    def knows(self, comfy_prompt_id: str) -> bool:
+        """Is the prompt in ComfyUI's queue, running, or in its history (queue read first)?"""
+        if comfy_prompt_id in self.snapshot():
+            return True
+        return bool(self.server.prompt_queue.get_history(prompt_id=comfy_prompt_id).get(comfy_prompt_id))
 
     def outcome(self, comfy_prompt_id: str) -> Outcome | None:
         """The prompt's ending from history, or None if history does not have it."""

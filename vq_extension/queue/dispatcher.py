@@ -252,6 +252,12 @@ class Dispatcher:
         except ComfyUnavailable as exc:
             return await self._put_back(prompt, now, str(exc))
         except Exception as exc:
+            if self._in_comfy(comfy_prompt_id):
+                # Raised after ComfyUI took it: it runs there, so keep it queued and tracked.
+                log.warning("vq: submitting prompt %s raised, but ComfyUI has it; tracking it", prompt.id,
+                            exc_info=True)
+                self.events.prompt(prompt)
+                return True
             log.exception("vq: submitting prompt %s failed", prompt.id)
             error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
             self._tracked.pop(comfy_prompt_id, None)
@@ -265,6 +271,14 @@ class Dispatcher:
             return True
         self.events.prompt(prompt)
         return True
+
+    def _in_comfy(self, comfy_prompt_id: str) -> bool:
+        """Does ComfyUI have the prompt (queued, running or finished)? Queue first, then history."""
+        try:
+            return comfy_prompt_id in self.bridge.snapshot() or self.bridge.outcome(comfy_prompt_id) is not None
+        except Exception:
+            log.exception("vq: could not read ComfyUI's queue")
+            return False
 
     async def _put_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
         self._tracked.pop(prompt.comfy_prompt_id or "", None)
