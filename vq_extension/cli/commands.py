@@ -53,6 +53,11 @@ def run_health(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
             ("database", f"{db.get('path', '?')} (schema {db.get('schema_version', '?')}, "
                          f"SQLite {db.get('sqlite_version', '?')})"),
         ]
+        instances = body.get("instances") or []
+        if instances:  # ComfyUI processes sharing this queue (one per GPU, say)
+            names = [f"{i.get('host')}:{i.get('port') or '-'} (pid {i.get('pid')})"
+                     + (" (this one)" if i.get("id") == body.get("instance") else "") for i in instances]
+            pairs.append(("instances", ", ".join(names)))
         for line in fields(io, pairs):
             io.out("  " + line)
         # How vq drives this ComfyUI version (integration brief §11): what to quote in a bug report.

@@ -135,6 +135,19 @@ class ComfyBridge:
         """Best effort: ComfyUI exits without running cleanup; test servers do run it."""
         self.server.app.on_cleanup.append(callback)
 
+    def port(self) -> int | None:
+        """The port this ComfyUI serves (its ``--port``); known before the site starts."""
+        port = getattr(self.server, "port", None)
+        if port is None:
+            try:
+                port = importlib.import_module("comfy.cli_args").args.port
+            except Exception:  # not ComfyUI's usual layout: the instance id says "-"
+                return None
+        try:
+            return int(port)
+        except (TypeError, ValueError):
+            return None
+
     def data_dir(self) -> str:
         """Where vq keeps its database: ComfyUI's hidden system-user directory
         (never served over HTTP); older versions get the same name by hand."""
