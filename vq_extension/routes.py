@@ -8,6 +8,7 @@ Routes go on ComfyUI's own route table at import time, so ComfyUI serves each tw
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,6 +53,7 @@ class RouteSpec:
     # models, and building them costs a third of the plugin's import time.
     response: str | None = None
     raw: bool = False  # the handler reads the request itself (multipart) and gets it as `request`
+    idempotent: bool = False  # accepts an Idempotency-Key header, passed as `idempotency_key`
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,10 @@ SPECS: list[tuple[RouteSpec, Handler]] = []
 
 def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
           query: type[BaseModel] | None = None, status: int = 200,
-          response: str | None = None, raw: bool = False) -> Callable[[Handler], Handler]:
+          response: str | None = None, raw: bool = False, idempotent: bool = False
+          ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response, raw), fn))
+        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response, raw, idempotent), fn))
         return fn
 
     return register
@@ -105,6 +108,8 @@ def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Reque
                 kwargs["request"] = request
             elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
                 _refuse_simple_forms(request)
+            if spec.idempotent:
+                kwargs["idempotency_key"] = _idempotency_key(request)
             for name, value in request.match_info.items():
                 kwargs[name] = _int_id(name, value) if name.endswith("_id") else value
             result = await fn(api, **kwargs)
@@ -123,6 +128,18 @@ def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Reque
 
     handle.__name__ = fn.__name__
     return handle
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters")
+    return key
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -179,12 +196,21 @@ async def list_jobs(api: Services, query: schemas.ListJobs) -> dict[str, Any]:
 
 
 @route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
-       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail")
-async def submit_job(api: Services, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
+       "the prompts that would be queued). With an Idempotency-Key header (kept 24 h), a repeat answers "
+       "200 with the job the key created; the key with a different body is 409",
+       body=schemas.SubmitJob, status=201, response="JobDetail", idempotent=True)
+async def submit_job(api: Services, body: schemas.SubmitJob, idempotency_key: str | None = None
+                     ) -> dict[str, Any] | Reply:
+    idempotency = None
+    if idempotency_key is not None and not body.dry_run:
+        idempotency = (idempotency_key, hashlib.sha256(body.model_dump_json().encode()).hexdigest())
+        before = await api.jobs.replayed(*idempotency)
+        if before is not None:
+            return Reply(200, before)
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
-                                            max_attempts=body.max_attempts)
-    answer = await api.jobs.submit_workflow(body.to_request())
+                                            max_attempts=body.max_attempts, idempotency=idempotency)
+    answer = await api.jobs.submit_workflow(body.to_request(), idempotency=idempotency)
     return Reply(200, answer) if body.dry_run else answer
 
 

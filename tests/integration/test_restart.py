@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from tests.fixtures.fakecomfy import FakeComfy
 from tests.helpers import REPO
 
-from tests.integration.helpers import submit, upscale, wait_job, wait_prompt
+from tests.integration.helpers import ComfyTestServer, submit, upscale, wait_job, wait_prompt
 
 
 @asynccontextmanager
@@ -25,7 +25,7 @@ async def comfyui(base: Path, profile: str, monkeypatch: pytest.MonkeyPatch) -> 
     host.add_routes()
     host.start_worker()
     host.make_image("vq_smoke.png")
-    client = TestClient(TestServer(host.app))
+    client = TestClient(ComfyTestServer(host.app))
     await client.start_server()
     try:
         yield host, client
