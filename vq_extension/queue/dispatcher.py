@@ -20,8 +20,8 @@ from typing import Any
 
 from ..comfy.bridge import ComfyUnavailable, Outcome
 from ..config import Settings
-from .executor import DbExecutor
 from ..errors import PromptError
+from .executor import DbExecutor
 from .models import IN_COMFY, JobStatus, PromptStatus
 from .ownership import Instance, why_ours
 from .ports import Bridge, EventSink
@@ -289,7 +289,7 @@ class Dispatcher:
         try:
             result = await self.bridge.submit(graph or {}, comfy_prompt_id=comfy_prompt_id, extra_data=extra)
         except ComfyUnavailable as exc:
-            return await self._put_back(prompt, now, str(exc))
+            return await self._pull_back(prompt, now, str(exc))
         except Exception as exc:
             if self._in_comfy(comfy_prompt_id):
                 # Raised after ComfyUI took it: it runs there, so keep it queued and tracked.
@@ -319,7 +319,7 @@ class Dispatcher:
             log.exception("vq: could not read ComfyUI's queue")
             return False
 
-    async def _put_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
+    async def _pull_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
         self._tracked.pop(prompt.comfy_prompt_id or "", None)
         self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
         line = LogLine("unavailable", f"ComfyUI could not take it, will retry: {why}", "warning")
