@@ -47,7 +47,9 @@ def test_two_comfyui_processes_on_one_base_directory_run_each_prompt_exactly_onc
     real_comfy_factory: Any, tmp_path_factory: Any
 ) -> None:
     state = tmp_path_factory.mktemp("shared") / "state"
-    env = {"VQ_LEASE_SECONDS": "10"}
+    # Another process finds new work at its idle poll (only the process that took the submit
+    # is nudged): poll often, so both take part in a job that runs for seconds.
+    env = {"VQ_LEASE_SECONDS": "10", "VQ_IDLE_POLL_SECONDS": "0.25"}
     a = real_comfy_factory(state_dir=state, env=env)
     b = real_comfy_factory(state_dir=state, env=env)
     a.upload("vq_smoke.png", png())
