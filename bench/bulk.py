@@ -19,7 +19,7 @@ Why the fake host and not a real ComfyUI: none of these actions runs ComfyUI cod
 deleting at most max_in_flight prompts from its queue; the fake host gives the same vq code
 path, an in-process loop-lag probe and exact message counts, and needs no 0.8 GB ComfyUI
 (any developer can run it with the test venv). Like the test suite, the fake host loads
-the ComfyUI data captured in shared/comfy/ (VQ_SHARED_DIR); the graphs come from bench/graphs/. The fake ComfyUI's worker is not started, so
+the ComfyUI data captured in tests/fixtures/comfy/; the graphs come from bench/graphs/. The fake ComfyUI's worker is not started, so
 the prompts vq hands over stay queued in ComfyUI and cancel/clear must delete them.
 
     .venv/bin/python bench/bulk.py [--prompts 10000] [--jobs 10000 --prompts-per-job 10]

@@ -7,7 +7,7 @@ Start it instead of main.py, from the ComfyUI folder, with ComfyUI's own argumen
 
 Once vq has been installed on the PromptServer, the probes wrap (per instance, nothing in
 vq or ComfyUI is edited) the dispatcher's tick and its steps, every store call (they run
-on the vq-db thread), every Database.run hop, the in-process POST /prompt, the bridge's
+on the vq-db thread), every DbExecutor.run hop, the in-process POST /prompt, the bridge's
 queue/history reads, the event publisher and its broadcasts, and the PromptQueue methods
 that take ComfyUI's queue mutex. Each probe keeps count, wall time, CPU time of the calling
 thread (sync calls only) and the max, split by thread.
@@ -116,7 +116,7 @@ def _dump(*_):
 
 
 def _install_probes(plugin) -> None:
-    d, st, br, ev, rd, db = (plugin.dispatcher, plugin.store, plugin.bridge, plugin.dispatcher.events,
+    d, st, br, ev, rd, db = (plugin.dispatcher, plugin.store, plugin.host, plugin.dispatcher.events,
                              plugin.reader, plugin.db)
     for attr in ("tick", "_reconcile", "_fill", "_submit", "_apply", "_finish", "_while_running",
                  "_on_comfy_event", "_record", "nudge"):
@@ -125,7 +125,7 @@ def _install_probes(plugin) -> None:
                  "_log_change", "prompt_totals", "prompt_counts", "average_seconds", "get_job", "job_prompts",
                  "attempts", "list_jobs", "job_totals"):
         wrap(st, attr, f"store.{attr}")
-    wrap(db, "run", "Database.run (hop, wall incl. queueing)")
+    wrap(db, "run", "DbExecutor.run (hop, wall incl. queueing)")
     for attr in ("submit", "_submit_via_handler", "snapshot", "outcome", "delete_pending", "interrupt", "_on_event",
                  "watch"):
         wrap(br, attr, f"bridge.{attr}")
@@ -173,7 +173,7 @@ def _experiment_nudge_on_done(plugin) -> None:
             d.nudge()
 
     d._on_comfy_event = on_event
-    plugin.bridge._listener = on_event  # the tap holds the bound method it was given
+    plugin.host._listener = on_event  # the tap holds the bound method it was given
     print("vq_timing: experiment nudge_on_done", file=sys.stderr, flush=True)
 
 
@@ -190,7 +190,7 @@ def _watch() -> None:
                 _install_probes(plugin)
             if os.environ.get("VQ_EXPERIMENT") == "nudge_on_done":
                 # the tap is installed when the dispatcher starts: wait for it
-                while plugin.bridge._listener is None:
+                while plugin.host._listener is None:
                     time.sleep(0.1)
                 _experiment_nudge_on_done(plugin)
             _reset()
