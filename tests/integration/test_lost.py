@@ -21,10 +21,10 @@ BEGIN SELECT RAISE(ABORT, 'database is locked'); END
 @pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
 async def test_a_failure_while_requeueing_a_lost_prompt_leaves_it_as_it_was(comfy: Any, client: Any) -> None:
     plugin = comfy.server._vq_plugin
-    comfy.behavior.node_seconds["ImageScaleBy"] = 1.0
+    gate = comfy.behavior.hold("ImageScaleBy")  # the first runs, the second waits in ComfyUI's queue
     created = await submit(client, [upscale(1.1), upscale(1.2)])
     waiting = created["prompts"][1]["id"]
-    await wait_prompt(client, waiting, {"queued"})
+    await wait_for(lambda: comfy.queue.get_current_queue_volatile()[1], what="ours in ComfyUI's queue")
     db = sqlite3.connect(plugin.store.path, isolation_level=None)
     try:
         db.execute(FAIL_REQUEUE)  # the requeue step fails, as with "database is locked"
@@ -35,6 +35,7 @@ async def test_a_failure_while_requeueing_a_lost_prompt_leaves_it_as_it_was(comf
         db.execute("DROP TRIGGER vq_test_fail_requeue")
     finally:
         db.close()
+        gate.release()
     done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=15)
     assert done["status"] == "succeeded"
 
@@ -45,7 +46,7 @@ async def test_startup_recovery_resolves_prompts_left_interrupted(
 ) -> None:
     base = tmp_path / "comfy"
     async with comfyui(base, profile, monkeypatch) as (host, client):
-        host.behavior.node_seconds["ImageScaleBy"] = 5.0
+        host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
         created = await submit(client, [upscale(1.1)])
         prompt_id = created["prompts"][0]["id"]
         await wait_prompt(client, prompt_id, {"running"})

@@ -73,9 +73,10 @@ async def test_two_instances_share_the_queue_run_each_prompt_once_and_take_over_
                        timeout=30, what="both instances to run prompts")
 
         # Kill A mid-run: its dispatcher and its ComfyUI worker stop, nothing is cleaned up.
-        in_flight = await wait_for(lambda: [p for p in plugin_a.store.prompts_in([P.QUEUED, P.RUNNING])
-                                            if p.owner == plugin_a.dispatcher.instance.id],
-                                   what="A to have prompts in flight")
+        held = a.behavior.hold("ImageScaleBy")  # A's next prompt stays running until A dies
+        await wait_for(lambda: held.prompt_ids, what="A to be running a prompt it cannot finish")
+        in_flight = [p for p in plugin_a.store.prompts_in([P.QUEUED, P.RUNNING])
+                     if p.owner == plugin_a.dispatcher.instance.id]
         plugin_a.dispatcher._task.cancel()
         a.stop()
 

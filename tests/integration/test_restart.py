@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from tests.fixtures.fakecomfy import FakeComfy
 from tests.helpers import REPO
 
-from tests.integration.helpers import ComfyTestServer, submit, upscale, wait_job, wait_prompt
+from tests.integration.helpers import ComfyTestServer, submit, upscale, wait_for, wait_job, wait_prompt
 
 
 @asynccontextmanager
@@ -92,7 +92,7 @@ async def test_restarts_do_not_spend_attempts_of_prompts_that_never_started(
     base = tmp_path / "comfy"
     for lifetime in range(2):  # two restarts would fail a prompt that had started both times
         async with comfyui(base, profile, monkeypatch) as (host, client):
-            host.behavior.node_seconds["ImageScaleBy"] = 5.0
+            host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
             if lifetime == 0:
                 created = await submit(client, [upscale(1.1), upscale(1.2)])
             await wait_prompt(client, created["prompts"][0]["id"], {"running"})
@@ -110,12 +110,17 @@ async def test_clear_queue_in_comfyui_requeues_without_spending_an_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, fast_settings: None
 ) -> None:
     async with comfyui(tmp_path / "comfy", profile, monkeypatch) as (host, client):
-        host.behavior.node_seconds["ImageScaleBy"] = 1.0
+        gate = host.behavior.hold("ImageScaleBy")
         created = await submit(client, [upscale(1.1), upscale(1.2)], max_attempts=1)
-        await wait_prompt(client, created["prompts"][1]["id"], {"queued"})
+        await wait_for(lambda: host.queue.get_current_queue_volatile()[1], what="ours in ComfyUI's queue")
         host.queue.wipe_queue()  # the user's "Clear queue" in ComfyUI
+
+        async def requeued() -> bool:
+            log = await (await client.get(f"/api/vq/v1/jobs/{created['id']}/log")).json()
+            return any("before it started (e.g. ComfyUI's Clear queue)" in e["message"] for e in log["entries"])
+
+        await wait_for(requeued, what="the cleared prompt to go back to pending")
+        gate.release()
         done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=15)
         assert [p["status"] for p in done["prompts"]] == ["succeeded", "succeeded"]
         assert done["prompts"][1]["attempt"] == 1
-        log = await (await client.get(f"/api/vq/v1/jobs/{created['id']}/log")).json()
-        assert any("before it started (e.g. ComfyUI's Clear queue)" in e["message"] for e in log["entries"])
