@@ -9,6 +9,7 @@ Routes go on ComfyUI's own route table at import time, so ComfyUI serves each tw
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
@@ -78,14 +79,22 @@ async def list_jobs(api: Services, query: schemas.ListJobs) -> dict[str, Any]:
 
 
 @route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
-       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail",
-       errors=(403, 404, 503), conflicts=False,
+       "the prompts that would be queued). With an Idempotency-Key header (kept 24 h), a repeat answers "
+       "200 with the job the key created; the key with a different body is 409",
+       body=schemas.SubmitJob, status=201, response="JobDetail", errors=(403, 404, 503), idempotent=True,
        also_ok=AlsoOk(200, "DryRun", "dry_run: true: the prompts that would be queued; nothing queued"))
-async def submit_job(api: Services, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
+async def submit_job(api: Services, body: schemas.SubmitJob, idempotency_key: str | None = None
+                     ) -> dict[str, Any] | Reply:
+    idempotency = None
+    if idempotency_key is not None and not body.dry_run:
+        idempotency = (idempotency_key, hashlib.sha256(body.model_dump_json().encode()).hexdigest())
+        before = await api.jobs.replayed(*idempotency)
+        if before is not None:
+            return Reply(200, before)
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
-                                            max_attempts=body.max_attempts)
-    answer = await api.jobs.submit_workflow(body.to_request())
+                                            max_attempts=body.max_attempts, idempotency=idempotency)
+    answer = await api.jobs.submit_workflow(body.to_request(), idempotency=idempotency)
     return Reply(200, answer) if body.dry_run else answer
 
 

@@ -52,6 +52,8 @@ def wrap(spec: RouteSpec, fn: Handler, api: Any) -> Callable[[web.Request], Awai
                 kwargs["request"] = request
             elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
                 _refuse_simple_forms(request)
+            if spec.idempotent:
+                kwargs["idempotency_key"] = _idempotency_key(request)
             for name, value in request.match_info.items():
                 kwargs[name] = _int_id(name, value) if name.endswith("_id") else value
             result = await fn(api, **kwargs)
@@ -74,6 +76,18 @@ def wrap(spec: RouteSpec, fn: Handler, api: Any) -> Callable[[web.Request], Awai
 
     handle.__name__ = fn.__name__
     return handle
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise InvalidRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters")
+    return key
 
 
 async def _json_body(request: web.Request, limit: int) -> Any:

@@ -107,7 +107,35 @@ V2 = [
     """,
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2)]
+# Ownership (several ComfyUI processes on one database): one row per running vq instance,
+# renewed by its dispatcher; a prompt's `owner` is an instance id and its lease is renewed
+# with it. Prompts claimed before this (owner = a host name, a 24 h lease) are free to
+# recover at once. Idempotency keys of POST /vq/v1/jobs, kept 24 h.
+V3 = [
+    """
+    CREATE TABLE instance (
+        id               TEXT PRIMARY KEY,   -- host:port:pid:start:random
+        host             TEXT NOT NULL,
+        port             INTEGER,
+        pid              INTEGER NOT NULL,
+        started_at       REAL NOT NULL,
+        heartbeat_at     REAL NOT NULL,
+        lease_expires_at REAL NOT NULL
+    )
+    """,
+    "UPDATE prompt SET lease_expires_at = 0 WHERE status IN ('queued', 'running', 'canceling')",
+    """
+    CREATE TABLE idempotency_key (
+        key          TEXT PRIMARY KEY,
+        body_sha256  TEXT NOT NULL,
+        job_id       INTEGER NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+        created_at   REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX idempotency_key_created ON idempotency_key (created_at)",
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
