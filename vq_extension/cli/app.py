@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
+from . import autoprompt
 from .errors import EXIT_CODES_HELP, ApiError, CliError, ExitCode, UsageError, exit_code_for
 from .http import DEFAULT_TIMEOUT, DEFAULT_URL, VqClient
 from .output import IO
@@ -200,6 +201,10 @@ def build_parser() -> Parser:
     p = command("cleanup", "staged input retention: show what would be removed, or remove it",
                 "examples:\n  vq cleanup\n  vq cleanup --apply")
     p.add_argument("--apply", action="store_true", help="remove the files (default: dry run)")
+
+    p = command("autoprompt", autoprompt.HELP, autoprompt.EPILOG)
+    autoprompt.configure(p)
+    p.add_argument("--interval", type=_seconds, default=1.0, metavar="SECONDS", help="progress poll interval")
     return parser
 
 
@@ -233,6 +238,7 @@ def commands() -> dict[str, Command]:
         "cancel": c.run_cancel, "retry": c.run_retry, "pause": c.run_pause, "resume": c.run_resume,
         "priority": c.run_priority, "top": c.run_top, "clear": c.run_clear, "watch": w.run_watch,
         "submit": s.run_submit, "workflows": s.run_workflows, "cleanup": s.run_cleanup,
+        "autoprompt": autoprompt.run_autoprompt,
     }
 
 
