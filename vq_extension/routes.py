@@ -30,6 +30,7 @@ from .files.service import (
 )
 from .errors import InvalidRequest, PathForbidden, VqError
 from .api.reader import QueueReader
+from .autoprompt.service import AutopromptService
 from .queue.service import JobService
 from .workflows.service import WorkflowService
 
@@ -69,6 +70,7 @@ class Services(Protocol):
     reader: QueueReader
     workflows: WorkflowService
     files: FilesService
+    autoprompt: AutopromptService
 
     async def health(self) -> dict[str, Any]: ...
 
@@ -111,7 +113,7 @@ def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Reque
         except ValidationError as exc:
             return error_response(400, "invalid_request", _describe(exc), {"errors": _errors(exc)})
         except VqError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details)
+            return error_response(exc.status, exc.code, exc.message, exc.details, hint=exc.hint)
         except Exception:
             log.exception("vq: %s %s failed", request.method, request.path)
             return error_response(500, "internal", "internal error in vq; the traceback is in ComfyUI's log")
@@ -160,8 +162,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None, *,
+                   hint: str | None = None) -> web.Response:
+    error = {"code": code, "message": message, "details": details or {}, **({"hint": hint} if hint else {})}
+    return web.json_response({"error": error}, status=status)
 
 
 # --- the routes -------------------------------------------------------------------------
@@ -367,6 +371,39 @@ async def describe_workflow(api: Services, name: str) -> dict[str, Any]:
        response="WorkflowReload")
 async def reload_workflows(api: Services) -> dict[str, Any]:
     return await api.workflows.reload()
+
+
+# --- auto-prompt ---
+
+
+@route("GET", "/autoprompt/status", "Is LM Studio there, which models it has (loaded, vision), and whether each "
+       "auto-prompt stage can run (else the hint)", response="AutopromptStatus")
+async def autoprompt_status(api: Services) -> dict[str, Any]:
+    return await api.autoprompt.status()
+
+
+@route("POST", "/autoprompt", "Caption images and/or write their motion prompts, waiting for the answer (up to "
+       "20 images; LM Studio unavailable: 503 with a hint)", body=schemas.Autoprompt, response="AutopromptResult")
+async def autoprompt(api: Services, body: schemas.Autoprompt) -> dict[str, Any]:
+    return await api.autoprompt.generate(body.to_request())
+
+
+@route("POST", "/autoprompt/runs", "Start auto-prompt as a background run (progress as vq.autoprompt events)",
+       body=schemas.Autoprompt, status=202, response="AutopromptRun")
+async def start_autoprompt_run(api: Services, body: schemas.Autoprompt) -> dict[str, Any]:
+    return await api.autoprompt.start_run(body.to_request())
+
+
+@route("GET", "/autoprompt/runs/{run_id}", "An auto-prompt run: progress per stage; the result when done",
+       response="AutopromptRun")
+async def get_autoprompt_run(api: Services, run_id: int) -> dict[str, Any]:
+    return api.autoprompt.run(run_id)
+
+
+@route("POST", "/autoprompt/runs/{run_id}/cancel", "Cancel an auto-prompt run (a finished run is unchanged)",
+       response="AutopromptRun")
+async def cancel_autoprompt_run(api: Services, run_id: int) -> dict[str, Any]:
+    return await api.autoprompt.cancel_run(run_id)
 
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")

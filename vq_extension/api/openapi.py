@@ -31,7 +31,10 @@ ERROR_TEXT = {
     413: "The upload is larger than the limit (`upload_too_large`).",
     415: "The file is not an image or video vq takes (`unsupported_media`).",
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
-    503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
+    502: "LM Studio answered with an error auto-prompt cannot use (`autoprompt_backend_error`).",
+    503: "A dependency is down: ComfyUI's queue not ready (`unavailable`), LM Studio unreachable or without "
+         "the model a stage needs (`autoprompt_unavailable`, with a `hint`).",
+    504: "LM Studio did not answer within autoprompt_timeout_seconds (`autoprompt_timeout`).",
 }
 # Statuses that the route table cannot tell: routes that read user paths (403) or call
 # out to a dependency (503). Keyed by (method, path below /vq/v1); kept short on purpose.
@@ -41,9 +44,13 @@ EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/browse"): (403, 404),
     ("GET", "/thumbnail"): (403, 404, 415),
     ("POST", "/uploads"): (403, 413, 415),
+    # LM Studio: unavailable (503) or slow (504), or answering with an error (502)
+    ("POST", "/autoprompt"): (403, 404, 502, 503, 504),
+    ("POST", "/autoprompt/runs"): (403, 404, 503),
 }
 # Non-GET routes that only read or toggle global state and cannot conflict.
-NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs", "/paths/normalize", "/uploads"}
+NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs", "/paths/normalize", "/uploads",
+               "/autoprompt", "/autoprompt/runs", "/autoprompt/runs/{run_id}/cancel"}
 # Second success answers a route has besides its usual one: (status, model, description).
 EXTRA_OK: dict[tuple[str, str], tuple[int, type[BaseModel], str]] = {
     ("POST", "/jobs"): (200, responses.DryRun, "dry_run: true: the prompts that would be queued; nothing queued"),

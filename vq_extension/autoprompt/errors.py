@@ -6,18 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import VqError
 
-class AutopromptError(Exception):
+
+class AutopromptError(VqError):
     status = 502
     code = "autoprompt_failed"
 
     def __init__(self, message: str, *, hint: str | None = None, stage: str | None = None,
                  details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+        super().__init__(message, {**(details or {}), **({"stage": stage} if stage else {})}, hint=hint)
         self.stage = stage  # "caption" or "motion": the UI shows the error on that stage
-        self.details = {**(details or {}), **({"stage": stage} if stage else {})}
 
 
 class AutopromptUnavailable(AutopromptError):

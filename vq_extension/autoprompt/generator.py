@@ -28,6 +28,7 @@ from .probe import ModelLister, probe
 from .timing import ClipTiming
 
 Stage = Literal["caption", "motion", "both"]
+Models = tuple[str | None, str | None]  # stage-1 and stage-2 model ids as LM Studio lists them
 # (stage, path, i, total): called after image i of total (1-based) finished that stage.
 Progress = Callable[[str, str, int, int], Awaitable[None] | None]
 
@@ -75,6 +76,7 @@ class BatchResult:
     stage2_model: str | None = None
     cache_hits: dict[str, int] = field(default_factory=lambda: {"caption": 0, "motion": 0})
     elapsed_seconds: float = 0.0
+    fresh: bool = False  # ask LM Studio even when the cache has an answer (and replace it)
 
     def as_dict(self) -> dict[str, Any]:
         return {"results": [r.as_dict(self.timing.clips) for r in self.results],
@@ -94,17 +96,15 @@ class Generator:
     async def generate_batch(self, paths: Sequence[str], callback: Progress | None = None, *,
                              stage: Stage = "both", timing: ClipTiming = ClipTiming(24, 81),
                              captions: Mapping[str, str] | None = None,
-                             system_prompt_override: str | None = None) -> BatchResult:
-        """Raises AutopromptUnavailable before any work when a needed model is not there,
+                             system_prompt_override: str | None = None, fresh: bool = False,
+                             models: Models | None = None) -> BatchResult:
+        """Raises AutopromptUnavailable before any work when a needed model is not there
+        (``models``: what ``self.models(stage)`` answered just before, to skip a second probe),
         and AutopromptTimeout / AutopromptUnavailable mid-batch when LM Studio stops
         answering; other failures are recorded on their image and the batch goes on."""
         started = self.clock()
-        batch = BatchResult([ImageResult(p) for p in paths], timing)
-        found = await probe(self.backend)
-        if stage in ("caption", "both"):
-            batch.stage1_model = found.require("caption", self.config.caption_model).id
-        if stage in ("motion", "both"):
-            batch.stage2_model = found.require("motion", self.config.motion_model).id
+        batch = BatchResult([ImageResult(p) for p in paths], timing, fresh=fresh)
+        batch.stage1_model, batch.stage2_model = models or await self.models(stage)
         if stage == "motion":
             for result in batch.results:
                 result.caption = (captions or {}).get(result.path)
@@ -118,6 +118,14 @@ class Generator:
             await self._stage(batch, "motion", callback, lambda r: self._motion(batch, r, system))
         batch.elapsed_seconds = self.clock() - started
         return batch
+
+    async def models(self, stage: Stage) -> Models:
+        """The LM Studio ids of the stage-1 and stage-2 models a run of ``stage`` needs (None
+        for a stage it skips), or AutopromptUnavailable with the hint."""
+        found = await probe(self.backend)
+        caption = found.require("caption", self.config.caption_model).id if stage != "motion" else None
+        motion = found.require("motion", self.config.motion_model).id if stage != "caption" else None
+        return caption, motion
 
     async def _stage(self, batch: BatchResult, stage: str, callback: Progress | None,
                      work: Callable[[ImageResult], Awaitable[None]]) -> None:
@@ -141,7 +149,7 @@ class Generator:
         params = {"long_side": self.config.image_long_side}
         key = caption_key(await asyncio.to_thread(content_hash, path), model,
                           (prompts.CAPTION_SYSTEM, prompts.CAPTION_USER), params)
-        cached = await self.cache.caption(key)
+        cached = None if batch.fresh else await self.cache.caption(key)
         if cached is not None:
             batch.cache_hits["caption"] += 1
             result.caption = cached
@@ -155,7 +163,7 @@ class Generator:
         model, timing = batch.stage2_model or "", batch.timing
         caption = result.caption or ""
         key = motion_key(caption, model, system, timing)
-        cached = await self.cache.motion(key)
+        cached = None if batch.fresh else await self.cache.motion(key)
         if cached is not None:
             batch.cache_hits["motion"] += 1
             result.prompts = cached

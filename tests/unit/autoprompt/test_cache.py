@@ -88,3 +88,14 @@ async def test_store_calls_go_through_the_runner(tmp_path: Path) -> None:
     await cache.put_motion("k", ["a", "b"])
     assert await cache.motion("k") == ["a", "b"] and await cache.caption("k") is None
     assert ran == ["cache_put", "cache_get", "cache_get"]
+
+
+async def test_fresh_asks_again_and_replaces_the_cached_answer(generator: Generator, fake: FakeLmStudio,
+                                                               store: MemoryCacheStore) -> None:
+    await generator.generate_batch(["/x/a.png"], stage="motion", captions={"/x/a.png": "A dog."})
+    (kind, key), = store.entries
+    store.entries[(kind, key)] = '["stale"]'
+    again = await generator.generate_batch(["/x/a.png"], stage="motion", captions={"/x/a.png": "A dog."},
+                                           fresh=True)
+    assert len(fake.chats) == 2 and again.cache_hits["motion"] == 0
+    assert again.results[0].prompts != ["stale"] and store.entries[(kind, key)] != '["stale"]'
