@@ -168,7 +168,7 @@ def _draw(io: IO, run: dict[str, Any], drawn: dict[str, tuple[int, int]]) -> Non
     stage finishes, so a log reads as a history."""
     for stage, progress in (run.get("progress") or {}).items():
         done, total = int(progress.get("done", 0)), int(progress.get("total", 0))
-        started = done > 0 or stage == run.get("stage")
+        started = done > 0 or stage == run.get("current_stage")
         if not started or drawn.get(stage) == (done, total):
             continue
         line = f"{stage.ljust(7)} {bar(done / total if total else 1, 30)} {done}/{total}"

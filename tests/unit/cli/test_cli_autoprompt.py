@@ -61,11 +61,11 @@ class Runs:
         done = min(self.polls, steps)
         progress = {s: {"done": max(0, min(n, done - i * n)), "total": n} for i, s in enumerate(stages)}
         if done < steps:
-            return {"id": 7, "status": "running", "stage": stages[done // n], "progress": progress,
-                    "result": None, "error": None}
+            return {"id": 7, "status": "running", "stage": body["stage"], "current_stage": stages[done // n],
+                    "progress": progress, "result": None, "error": None}
         if self.final is not None:
             return {"id": 7, "progress": progress, **self.final}
-        return {"id": 7, "status": "succeeded", "stage": None, "progress": progress,
+        return {"id": 7, "status": "succeeded", "stage": body["stage"], "current_stage": None, "progress": progress,
                 "result": answer(self.posted[-1], self.clips), "error": None}
 
 
