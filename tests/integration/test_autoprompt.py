@@ -5,6 +5,7 @@ against the OpenAPI document."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -238,3 +239,42 @@ async def test_per_image_errors_do_not_stop_the_batch(client: Any, comfy: FakeCo
                         json={"image_paths": [str(bad), *stills(comfy, 1)], "workflow_name": "wan-i2v"})
     assert answer["results"][0]["error"]["code"] == "invalid_image"
     assert answer["results"][1]["motion_prompt"]
+
+
+@pytest.mark.parametrize("workflow, clips", [("wan-i2v", 1), ("wan-context-2stage-split-prompts", 2)])
+async def test_cli_review_edit_and_submit_carries_the_reviewed_prompts(
+        client: Any, comfy: FakeComfy, fake: FakeLmStudio, tmp_path: Path, workflow: str, clips: int) -> None:
+    """A 20-image folder: vq autoprompt captions it, a stage-2 rerun from the captions file
+    writes the prompts, one is edited, and the job submitted with them queues exactly those."""
+    from tests.integration.test_cli_parity import vq
+
+    paths = stills(comfy, 20, folder=f"batch-{clips}")
+    folder = str(Path(paths[0]).parent)
+    captions = tmp_path / "captions.json"
+    first = await vq(client, "autoprompt", folder, "--workflow", workflow, "--stage", "caption",
+                     "--out", str(captions), "--interval", "0.05")
+    assert first.code == 0, first.err
+    review = tmp_path / "review.json"
+    second = await vq(client, "autoprompt", "--workflow", workflow, "--stage", "motion",
+                      "--captions-file", str(captions), "--out", str(review), "--interval", "0.05")
+    assert second.code == 0, second.err
+    assert sum(has_image(c) for c in fake.chats) == 20 and len(fake.chats) == 40
+    files = json.loads(review.read_text())["files"]
+    names = ["positive_prompt"] if clips == 1 else [f"positive_prompt_stage{k}" for k in range(1, clips + 1)]
+    per_file = {}
+    for path, entry in files.items():
+        prompts = [entry["motion_prompt"]] if clips == 1 else entry["clip_prompts"]
+        per_file[path] = dict(zip(names, prompts, strict=True))
+    per_file[paths[4]][names[-1]] = "EDITED: the camera slowly pulls back."
+    body = {"workflow": workflow, "input": folder, "per_file_params": per_file}
+    await client.post(f"{API}/queue/pause")  # queued, not run: the fake ComfyUI has no WAN nodes to run
+    resp = await client.post(f"{API}/jobs", json=body)
+    if resp.status == 400:  # the fake ComfyUI has no WAN model files: add what the check names
+        for model in (await resp.json())["error"]["details"]["missing"]:
+            comfy.add_model(model["folder"], model["name"])
+        resp = await client.post(f"{API}/jobs", json=body)
+    created = await resp.json()
+    assert resp.status == 201, created
+    detail = await (await client.get(f"{API}/jobs/{created['id']}")).json()
+    queued = {p["input_file"]: {n: p["params"][n] for n in names} for p in detail["prompts"]}
+    assert queued == per_file and len(queued) == 20
