@@ -21,6 +21,7 @@ from .autoprompt.service import AutopromptService
 from .comfy.bridge import ComfyBridge
 from .config import Settings
 from .errors import Unavailable
+from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
 from .files.staging import Stager
@@ -62,6 +63,7 @@ class App:
     jobs: JobService
     workflows: WorkflowService
     files: FilesService
+    staging: StagingCleanup
     submitter: Submitter
     host: ComfyBridge | None
     dispatcher: Dispatcher | None
@@ -75,10 +77,10 @@ class App:
         await self.workflows.reload()
         if self.dispatcher is not None:
             await self.dispatcher.start()
-        self.files.start_sweeps()
+        self.staging.start_sweeps()
 
     async def stop(self) -> None:
-        await self.files.stop_sweeps()
+        await self.staging.stop_sweeps()
         await self.autoprompt.close()
         await self.lmstudio.close()
         if self.dispatcher is not None:
@@ -143,13 +145,15 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         events, control = NoBrowsers(), NoComfyUI()
     jobs = JobService(store=store, db=db, reader=reader, dispatcher=control, events=events, settings=settings,
                       submitter=submitter)
-    files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, stager=stager,
-                         settings=settings, catalog=workflows.catalog, store=store, db=db)
+    files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, settings=settings,
+                         catalog=workflows.catalog)
+    staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
+                             store=store, db=db)
     lmstudio = LmStudioClient(settings.lmstudio_url, timeout=settings.autoprompt_timeout_seconds)
     generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings))
     autoprompt = AutopromptService(settings=settings, generator=generator, lister=lmstudio,
                                    catalog=workflows.catalog, roots=roots, notify=events.autoprompt)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, submitter, host, dispatcher,
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, host, dispatcher,
                autoprompt, lmstudio)
 
 

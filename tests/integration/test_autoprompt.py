@@ -19,6 +19,7 @@ from tests.integration.helpers import submit, upscale, wait_for, wait_job
 from tests.integration.test_openapi import Checker, call
 from vq_extension.api.openapi import build_document
 from vq_extension.autoprompt.prompts import motion_system
+from vq_extension.routes import SPECS
 
 API = "/api/vq/v1"
 SPLIT = "wan-context-3stage-split-prompts"
@@ -54,7 +55,7 @@ def fake(lmstudio: tuple[FakeLmStudio, str]) -> FakeLmStudio:
 
 @pytest.fixture(scope="module")
 def checker() -> Checker:
-    return Checker(build_document())
+    return Checker(build_document(SPECS))
 
 
 def stills(comfy: FakeComfy, count: int = 3, folder: str = "stills") -> list[str]:

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..api.views import iso
+from ..timestamps import iso
 from ..config import Settings
-from ..errors import InvalidRequest, NotFound, PathForbidden
-from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
+from ..errors import InvalidRequest, NotFound
+from ..files.paths import AllowedRoots
+from ..files.service import checked
 from ..workflows import Catalog, ParamError, WorkflowNotFound, resolve_params, timing
 from .errors import AutopromptError
 from .generator import BatchResult, Generator, Stage
@@ -198,7 +199,7 @@ class AutopromptService:
         paths, given, captions = [], {}, {}
         by_given = request.captions or {}
         for raw in request.image_paths:
-            path = str(_checked_path(roots, raw))
+            path = str(checked(roots, raw, "image_paths"))
             if request.stage != "motion" and not os.path.isfile(path):
                 raise NotFound(f"no image at {path}", {"param": "image_paths", "path": raw})
             if path not in given:
@@ -243,13 +244,4 @@ def _next_stage(run: Run, stage: str) -> str | None:
     stages = list(run.progress)
     at = stages.index(stage)
     return stages[at + 1] if at + 1 < len(stages) else None
-
-
-def _checked_path(roots: AllowedRoots, raw: str) -> Path:
-    try:
-        return roots.resolve(raw)
-    except PathNotAllowed as exc:
-        raise PathForbidden(str(exc), {"path": str(exc.path), "roots": [str(r) for r in exc.roots]}) from None
-    except PathInvalid as exc:
-        raise InvalidRequest(f"image_paths: {exc}", {"param": "image_paths"}) from None
 

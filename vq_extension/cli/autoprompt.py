@@ -19,7 +19,7 @@ from typing import Any
 from .errors import ApiError, CliError, ExitCode, JobEnded, UsageError
 from .http import VqClient
 from .output import IO, bar, plural
-from .submit import local_path
+from .body import local_path
 
 Clock = Callable[[], float]
 STAGES = ("caption", "motion", "both")
