@@ -27,9 +27,12 @@ class UnreadableImage(AutopromptError):
 def content_hash(path: Path) -> str:
     """sha256 of the file's bytes: the cache key of its caption, whatever the file is called."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:  # gone or unreadable since the request was checked: this image fails alone
+        raise UnreadableImage(f"cannot read {path}: {exc.strerror or exc}", stage="caption") from exc
     return digest.hexdigest()
 
 

@@ -69,3 +69,8 @@ def test_content_hash_follows_bytes_not_names(make_image: ImageMaker) -> None:
     b = make_image("b.png", (1, 2, 3))
     c = make_image("c.png", (3, 2, 1))
     assert content_hash(a) == content_hash(b) != content_hash(c)
+
+
+def test_a_vanished_file_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableImage):
+        content_hash(tmp_path / "gone.png")
