@@ -135,7 +135,21 @@ V3 = [
     "CREATE INDEX idempotency_key_created ON idempotency_key (created_at)",
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3)]
+# Auto-prompt's cache: captions and motion prompts by the hash of what produced them
+# (autoprompt/cache.py). A key says everything that made its value, so nothing goes stale;
+# a "regenerate" request overwrites the value with a fresh answer.
+V4 = [
+    """
+    CREATE TABLE autoprompt_cache (
+        kind        TEXT NOT NULL,   -- caption, motion
+        key         TEXT NOT NULL,   -- sha256 hex of the inputs
+        value       TEXT NOT NULL,   -- a caption, or a JSON list of motion prompts
+        PRIMARY KEY (kind, key)
+    )
+    """,
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -514,6 +514,17 @@ class SqliteQueueStore:
         with self._tx() as conn:
             conn.execute(Q.UPSERT_SETTING, {"key": key, "value": json.dumps(value)})
 
+    # --- auto-prompt cache (autoprompt.cache.CacheStore) -------------------------------
+
+    def cache_get(self, kind: str, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_AUTOPROMPT, (kind, key)).fetchone()
+        return row[0] if row else None
+
+    def cache_put(self, kind: str, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(Q.UPSERT_AUTOPROMPT, {"kind": kind, "key": key, "value": value})
+
 
     # --- staging references ----------------------------------------------------------
 
