@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vq_extension.queue.staging import Stager  # noqa: E402
+from vq_extension.files.staging import Stager  # noqa: E402
 
 
 def make_sources(folder: Path, count: int, size: int) -> list[Path]:

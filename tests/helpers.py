@@ -1,23 +1,18 @@
-"""Shared test helpers: where the captured ComfyUI data lives, and the repo root."""
+"""Test helpers: the repo root, captured graphs, closed schemas."""
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
+
+from tests.fixtures.fakecomfy.captured import load_comfy_json
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path:
-    """``shared/`` beside the repo (CI lays it there), or VQ_SHARED_DIR."""
-    return Path(os.environ.get("VQ_SHARED_DIR") or REPO.parent / "shared")
-
-
 def comfy_graph(name: str) -> dict[str, Any]:
-    """A model-free API graph captured from a real ComfyUI 0.8.0 (shared/comfy/graphs)."""
-    return json.loads((shared_dir() / "comfy" / "graphs" / f"{name}.json").read_text())
+    """A model-free API graph captured from a real ComfyUI 0.8.0 (tests/fixtures/comfy/graphs)."""
+    return load_comfy_json(f"graphs/{name}.json")
 
 
 def closed(schema: Any) -> Any:

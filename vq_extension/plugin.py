@@ -15,18 +15,18 @@ from aiohttp import web
 from . import __version__, routes
 from .comfy.bridge import ComfyBridge
 from .config import Settings, load_settings
-from .files_service import FilesService
-from .queue.database import Database
+from .files.service import FilesService
+from .queue.executor import Database
 from .queue.dispatcher import Dispatcher
-from .queue.events import EventPublisher
+from .api.events import EventPublisher
 from .queue.progress import LiveProgress, WorkerState
-from .queue.reader import QueueReader
+from .api.reader import QueueReader
 from .queue.service import JobService
-from .queue.paths import AllowedRoots
-from .queue.staging import Stager
+from .files.paths import AllowedRoots
+from .files.staging import Stager
 from .queue.store import SqliteQueueStore
 from .queue.submit import Submitter
-from .workflow_service import WorkflowService
+from .workflows.service import WorkflowService
 
 log = logging.getLogger("vq")
 DB_FILE = "vq.sqlite3"

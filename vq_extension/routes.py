@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ValidationError
 
-from . import schemas
-from .files_service import (
+from .api import requests as schemas
+from .files.service import (
     BrowseQuery,
     CleanupBody,
     FilesService,
@@ -28,10 +28,10 @@ from .files_service import (
     ThumbnailQuery,
     UploadQuery,
 )
-from .queue.errors import InvalidRequest, PathForbidden, VqError
-from .queue.reader import QueueReader
+from .errors import InvalidRequest, PathForbidden, VqError
+from .api.reader import QueueReader
 from .queue.service import JobService
-from .workflow_service import WorkflowService
+from .workflows.service import WorkflowService
 
 log = logging.getLogger("vq.routes")
 PREFIX = "/vq/v1"
@@ -48,7 +48,7 @@ class RouteSpec:
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     status: int = 200
-    # The answer's model in ``api_models``, by name: only the OpenAPI document needs the
+    # The answer's model in ``api.responses``, by name: only the OpenAPI document needs the
     # models, and building them costs a third of the plugin's import time.
     response: str | None = None
     raw: bool = False  # the handler reads the request itself (multipart) and gets it as `request`
@@ -368,6 +368,6 @@ async def reload_workflows(api: Api) -> dict[str, Any]:
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")
 async def openapi_document(api: Api) -> dict[str, Any]:
-    from .openapi import document  # late: openapi.py reads SPECS, which this module fills
+    from .api.openapi import document  # late: openapi.py reads SPECS, which this module fills
 
     return document()

@@ -5,11 +5,11 @@ users, object_info, the websocket and ``/view``).
 
 On top of the fake's own ``main.py`` start-up this adds, for tests and hand-testing:
 
-- a replay of the recorded boot answers (``shared/comfy/frontend-boot-0.8.0.json``) for
+- a replay of the recorded boot answers (``tests/fixtures/comfy/frontend-boot-0.8.0.json``) for
   any other ``GET /api/...`` the frontend asks for;
 - ``/__harness/*`` control routes (never part of ComfyUI): scripted node timing,
   injected HTTP failures, websocket drops, raw socket broadcasts, bulk job seeding;
-- a small input image (``vq_smoke.png``) for ``shared/comfy/graphs/upscale.json``, and
+- a small input image (``vq_smoke.png``) for ``tests/fixtures/comfy/graphs/upscale.json``, and
   folders of images on request (``/__harness/images``) for workflow submits.
 
 Run by hand through ``scripts/ui-dev``, or:
@@ -34,7 +34,7 @@ from aiohttp import web
 from tests.fixtures.fakecomfy.host import FakeComfy
 from tests.fixtures.fakecomfy.main import serve
 from tests.fixtures.fakecomfy.profiles import PROFILES
-from tests.fixtures.fakecomfy.shared import load_comfy_json
+from tests.fixtures.fakecomfy.captured import load_comfy_json
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_LINK = "video-queue"  # any name works: the plugin never hard-codes its folder

@@ -19,7 +19,7 @@ from openapi_spec_validator import validate
 from PIL import Image
 
 from tests.helpers import REPO, comfy_graph, closed
-from vq_extension.openapi import EXTRA_OK, RAW_CONTENT, build_document
+from vq_extension.api.openapi import EXTRA_OK, RAW_CONTENT, build_document
 
 PREFIX = "/vq/v1"
 

@@ -27,7 +27,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from tests.fixtures.fakecomfy import FakeComfy, Sent, comfy_data_dir, load_comfy_json, shared_dir
+from tests.fixtures.fakecomfy import FakeComfy, Sent, captured_path, load_comfy_json
 from tests.fixtures.fakecomfy import prompt_queue as prompt_queue_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def graph(name: str) -> dict[str, Any]:
 
 
 def recorded_frames(name: str) -> list[dict[str, Any]]:
-    lines = (comfy_data_dir() / "ws-events" / f"{name}.jsonl").read_text().splitlines()
+    lines = captured_path(f"ws-events/{name}.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -535,7 +535,7 @@ async def test_load_image_names_and_model_combos(host: FakeComfy) -> None:
 
 
 async def test_model_graph_flows_through_pass_through_nodes(host: FakeComfy) -> None:
-    g = json.loads((shared_dir() / "reference" / "workflows" / "wan22-i2v-2pass.json").read_text())
+    g = load_comfy_json("reference-workflows/wan22-i2v-2pass.json")
     for node in g.values():
         for name, value in node["inputs"].items():
             folder = {"unet_name": "unet", "lora_name": "loras", "clip_name": "clip", "vae_name": "vae"}.get(name)

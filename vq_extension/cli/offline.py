@@ -95,10 +95,10 @@ class OfflineQueue:
         # Imported here: the online CLI never needs the store, services or aiohttp.
         from ..config import ConfigError, load_settings
         from ..plugin import DB_FILE
-        from ..queue.database import Database
+        from ..queue.executor import Database
         from ..queue.migrations import SchemaTooNew
         from ..queue.progress import LiveProgress, WorkerState
-        from ..queue.reader import QueueReader
+        from ..api.reader import QueueReader
         from ..queue.service import JobService
         from ..queue.store import SqliteQueueStore
 
@@ -118,8 +118,8 @@ class OfflineQueue:
     def _submitter(self) -> Any:
         """The server's Submitter, wired as plugin.build wires it, minus ComfyUI."""
         from ..plugin import SHIPPED_WORKFLOWS, UPLOADS, USER_WORKFLOWS
-        from ..queue.paths import AllowedRoots
-        from ..queue.staging import Stager
+        from ..files.paths import AllowedRoots
+        from ..files.staging import Stager
         from ..queue.submit import Submitter
         from ..workflows import Catalog
 
@@ -162,8 +162,8 @@ def submit_offline(args: Any, io: Any, raw_params: dict[str, str],
     submit through JobService. Server-side refusals keep their HTTP meaning (400 -> exit 2)."""
     from pydantic import ValidationError
 
-    from ..queue.errors import VqError
-    from ..schemas import SubmitJob
+    from ..errors import VqError
+    from ..api.requests import SubmitJob
     from ..workflows import WorkflowNotFound
     from .submit import submit_body
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from ..comfy.bridge import ComfyBridge, ComfyUnavailable, Outcome
 from ..config import Settings
-from .database import Database
-from .events import EventPublisher
+from .executor import Database
+from ..api.events import EventPublisher
 from .models import IN_COMFY, JobStatus, PromptError, PromptStatus
 from .progress import LiveProgress, WorkerState
 from .records import LogLine, PromptRecord, Transition

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import Settings
-from .database import Database
-from .errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
+from .executor import Database
+from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
 from .models import RETRYABLE, PromptStatus
-from .processed import move_to_processed
-from .reader import QueueReader
+from ..files.processed import move_to_processed
+from ..api.reader import QueueReader
 from .records import LogLine, NewJob, NewPrompt, PromptRecord, Transition
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest

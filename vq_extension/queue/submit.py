@@ -26,12 +26,12 @@ from ..workflows import (
     plan_prompts,
     resolve_params,
 )
-from .errors import InvalidRequest, NotFound, PathForbidden
+from ..errors import InvalidRequest, NotFound, PathForbidden
 from .models import PromptError
-from .paths import AllowedRoots, PathInvalid, PathNotAllowed
+from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
 from .records import NewJob, NewPrompt
-from .staging import Stager, StagedFile, StagingError
-from .uploads import file_sha256
+from ..files.staging import Stager, StagedFile, StagingError
+from ..files.uploads import file_sha256
 
 DRY_RUN_GRAPHS = 50  # a dry run returns every graph up to this many prompts, else only the first
 

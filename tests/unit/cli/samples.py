@@ -1,5 +1,5 @@
-"""API bodies for CLI tests, shaped like ``queue/views.py`` answers. ``test_cli_api_models``
-validates every one against ``vq_extension.api_models``, so they cannot drift from the
+"""API bodies for CLI tests, shaped like ``api/views.py`` answers. ``test_cli_samples``
+validates every one against ``vq_extension.api.responses``, so they cannot drift from the
 real shapes unnoticed."""
 
 from __future__ import annotations

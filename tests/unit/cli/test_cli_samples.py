@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit.cli import samples as s
 from tests.helpers import closed
-from vq_extension.openapi import build_document
+from vq_extension.api.openapi import build_document
 
 DOC = build_document()
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vq_extension.queue import browse as browse_mod
-from vq_extension.queue.browse import FolderNotFound, browse
-from vq_extension.queue.paths import AllowedRoots, PathNotAllowed
+from vq_extension.files import browse as browse_mod
+from vq_extension.files.browse import FolderNotFound, browse
+from vq_extension.files.paths import AllowedRoots, PathNotAllowed
 
 IMAGES = {".png", "JPG", "webp"}
 

@@ -13,8 +13,8 @@ import pytest
 
 from vq_extension.queue.models import PromptStatus
 from vq_extension.queue.records import NewJob, NewPrompt
-from vq_extension.queue.retention import DAY, Retention
-from vq_extension.queue.staging import Stager
+from vq_extension.files.retention import DAY, Retention
+from vq_extension.files.staging import Stager
 from vq_extension.queue.store import AuditEntry, SqliteQueueStore, StagedUse
 
 P = PromptStatus

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from vq_extension.queue import staging
-from vq_extension.queue.staging import Stager, StagingError
+from vq_extension.files import staging
+from vq_extension.files.staging import Stager, StagingError
 
 
 @pytest.fixture

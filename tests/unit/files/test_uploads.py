@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vq_extension.queue.uploads import (
+from vq_extension.files.uploads import (
     UnsupportedMedia,
     UploadTooLarge,
     sanitize_filename,

@@ -12,17 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.fixtures.fakecomfy.captured import load_comfy_json
 from vq_extension.comfy.outputs import _safe_path, media_kind, parse_outputs, view_url
 
 Dirs = Callable[[str], "str | None"]
 
 
 @pytest.fixture(scope="module")
-def responses(shared_dir: Path) -> dict[str, Any]:
-    path = shared_dir / "comfy" / "responses-0.8.0.json"
-    if not path.is_file():
-        pytest.skip(f"recorded responses not found at {path}")
-    return json.loads(path.read_text())
+def responses() -> dict[str, Any]:
+    return load_comfy_json("responses-0.8.0.json")
 
 
 def history_entry(responses: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Fixtures for the workflow tests: the 0.8.0 node schemas, the shipped catalog, scratch definitions.
 
-The schemas are shared data, read in place: from $VQ_SHARED_DIR when set, else from the
-`shared/` folder beside the repository clone (where CI puts it).
+The schemas were captured from real ComfyUIs (tests/fixtures/comfy/, see its README).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.fakecomfy.captured import load_comfy_json
 from vq_extension.workflows import Catalog, LoadedWorkflow, load_workflow
 
 REPO = Path(__file__).resolve().parents[3]
@@ -22,15 +22,8 @@ DEFS = REPO / "workflow_defs_v2"
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("VQ_SHARED_DIR") or REPO.parent / "shared")
-
-
 def _object_info(version: str) -> dict[str, Any]:
-    path = shared_dir() / "comfy" / f"object_info-{version}.json"
-    if not path.is_file():
-        pytest.fail(f"node schemas not found at {path}; set VQ_SHARED_DIR to the shared/ folder")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return load_comfy_json(f"object_info-{version}.json")
 
 
 @pytest.fixture(scope="session")

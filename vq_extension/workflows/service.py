@@ -7,9 +7,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from .queue.errors import NotFound
-from .queue.submit import Preflight
-from .workflows import Catalog, WorkflowNotFound, options_from_object_info
+from ..errors import NotFound
+from ..queue.submit import Preflight
+from . import Catalog, WorkflowNotFound, options_from_object_info
 
 
 class WorkflowService:

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Literal
 
 from .staging import Stager
-from .store import StagedUse
-from .views import iso
+from ..queue.store import StagedUse
+from ..api.views import iso
 
 DAY = 86_400.0
 GRACE_SECONDS = 3_600.0

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the REST API, built from the route table
-(``routes.SPECS``) and the pydantic request (``schemas``) and response (``api_models``)
+(``routes.SPECS``) and the pydantic request (``schemas``) and response (``responses``)
 models, so it cannot describe routes that do not exist or miss ones that do.
 
 Served at ``GET /vq/v1/openapi.json``; docs/api.md is checked against it by the tests.
@@ -16,7 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import __version__, api_models
+from .. import __version__
+from . import responses
 
 REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -45,7 +46,7 @@ EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
 NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs", "/paths/normalize", "/uploads"}
 # Second success answers a route has besides its usual one: (status, model, description).
 EXTRA_OK: dict[tuple[str, str], tuple[int, type[BaseModel], str]] = {
-    ("POST", "/jobs"): (200, api_models.DryRun, "dry_run: true: the prompts that would be queued; nothing queued"),
+    ("POST", "/jobs"): (200, responses.DryRun, "dry_run: true: the prompts that would be queued; nothing queued"),
 }
 # Routes that answer something other than JSON (``raw`` routes build their own response).
 RAW_CONTENT = {("GET", "/thumbnail"): "image/webp"}
@@ -67,7 +68,7 @@ INFO = {
 def build_document(specs: Iterable[tuple[Any, Any]] | None = None) -> dict[str, Any]:
     """The document for ``specs`` (default: every registered route)."""
     if specs is None:
-        from .routes import SPECS  # late: routes.py serves this document
+        from ..routes import SPECS  # late: routes.py serves this document
 
         specs = SPECS
     routes = [(spec, fn) for spec, fn in specs]
@@ -105,7 +106,7 @@ def document() -> dict[str, Any]:
 
 def _component_schemas(routes: list[tuple[Any, Any]]) -> dict[str, Any]:
     """JSON schemas of every model the routes use, with refs into components."""
-    models: list[tuple[type[BaseModel], str]] = [(api_models.ErrorEnvelope, "serialization")]
+    models: list[tuple[type[BaseModel], str]] = [(responses.ErrorEnvelope, "serialization")]
     models += [(model, "serialization") for _status, model, _text in EXTRA_OK.values()]
     for spec, _fn in routes:
         for model, mode in ((spec.body, "validation"), (spec.query, "validation"),
@@ -117,7 +118,7 @@ def _component_schemas(routes: list[tuple[Any, Any]]) -> dict[str, Any]:
 
 
 def _response_model(spec: Any) -> type[BaseModel] | None:
-    return getattr(api_models, spec.response) if spec.response else None
+    return getattr(responses, spec.response) if spec.response else None
 
 
 def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:

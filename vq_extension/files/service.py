@@ -25,18 +25,18 @@ from urllib.parse import urlencode
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import Field, field_validator
 
-from .config import Settings
-from .queue import uploads
-from .queue.browse import IMAGE_EXTENSIONS, MAX_SCAN, VIDEO_EXTENSIONS, FolderNotFound, browse, media_kind
-from .queue.database import Database
-from .queue.errors import Conflict, InvalidRequest, NotFound, PathForbidden, TooLarge, UnsupportedMedia
-from .queue.paths import AllowedRoots, PathInvalid, PathNotAllowed
-from .queue.retention import DAY, Candidate, Outcome, Retention, Survey, Tally
-from .queue.staging import Stager
-from .queue.store import AuditEntry, SqliteQueueStore
-from .queue.views import iso
-from .schemas import Body
-from .workflows import Catalog, InputError, LoadedWorkflow, WorkflowNotFound, discover_inputs
+from ..config import Settings
+from . import uploads
+from .browse import IMAGE_EXTENSIONS, MAX_SCAN, VIDEO_EXTENSIONS, FolderNotFound, browse, media_kind
+from ..queue.executor import Database
+from ..errors import Conflict, InvalidRequest, NotFound, PathForbidden, TooLarge, UnsupportedMedia
+from .paths import AllowedRoots, PathInvalid, PathNotAllowed
+from .retention import DAY, Candidate, Outcome, Retention, Survey, Tally
+from .staging import Stager
+from ..queue.store import AuditEntry, SqliteQueueStore
+from ..api.views import iso
+from ..api.requests import Body
+from ..workflows import Catalog, InputError, LoadedWorkflow, WorkflowNotFound, discover_inputs
 
 log = logging.getLogger("vq.files")
 

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .database import Database
-from .errors import NotFound
-from .models import JobStatus
-from .progress import LiveProgress, WorkerState
-from .store import SqliteQueueStore
+from ..queue.executor import Database
+from ..errors import NotFound
+from ..queue.models import JobStatus
+from ..queue.progress import LiveProgress, WorkerState
+from ..queue.store import SqliteQueueStore
 from .views import job_summary, log_entry, prompt_detail
 
 

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .queue.models import JobStatus
-from .queue.store import JOB_SORTS
-from .queue.submit import WorkflowRequest
+from ..queue.models import JobStatus
+from ..queue.store import JOB_SORTS
+from ..queue.submit import WorkflowRequest
 
 JobSort = Enum("JobSort", {name.replace("-", "minus_"): name for name in JOB_SORTS}, type=str)  # type: ignore[misc]
 

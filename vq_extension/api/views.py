@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .models import TERMINAL, JobStatus, PromptStatus
-from .progress import LiveProgress
-from .records import AttemptRecord, JobRecord, LogEntry, PromptRecord
+from ..queue.models import TERMINAL, JobStatus, PromptStatus
+from ..queue.progress import LiveProgress
+from ..queue.records import AttemptRecord, JobRecord, LogEntry, PromptRecord
 
 P = PromptStatus
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
-from .queue.models import JobStatus, PromptStatus
+from ..queue.models import JobStatus, PromptStatus
 
 # ISO 8601 UTC, e.g. "2026-11-25T22:31:30.123Z"
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .progress import LiveProgress
+from ..queue.progress import LiveProgress
 from .reader import QueueReader
-from .records import PromptRecord
+from ..queue.records import PromptRecord
 from .views import prompt_brief
 
 log = logging.getLogger("vq.events")
