@@ -19,6 +19,7 @@ from .files.service import FilesService
 from .queue.executor import Database
 from .queue.dispatcher import Dispatcher
 from .api.events import EventPublisher
+from .queue.presets import PresetService
 from .queue.progress import LiveProgress, WorkerState
 from .api.reader import QueueReader
 from .queue.service import JobService
@@ -101,7 +102,7 @@ def build(bridge: ComfyBridge, settings: Settings, data_dir: Path) -> Plugin:
 
     files = FilesService(roots=roots, input_dir=input_dir, uploads_dir=input_dir / UPLOADS, stager=stager,
                          settings=settings, catalog=workflows.catalog, store=store, db=db)
-    api = routes.Api(jobs, reader, workflows, files, health)
+    api = routes.Api(jobs, reader, workflows, files, PresetService(store, db), health)
     return Plugin(bridge, settings, data_dir, store, db, reader, dispatcher, jobs, workflows, api, files)
 
 

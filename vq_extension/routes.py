@@ -30,6 +30,8 @@ from .files.service import (
 )
 from .errors import InvalidRequest, PathForbidden, VqError
 from .api.reader import QueueReader
+from .queue.presets import PresetService
+from .queue.records import NewPreset
 from .queue.service import JobService
 from .workflows.service import WorkflowService
 
@@ -66,8 +68,9 @@ class Api:
     """The handlers, bound to the services they call."""
 
     def __init__(self, jobs: JobService, reader: QueueReader, workflows: WorkflowService, files: FilesService,
-                 health: Callable[[], Awaitable[dict[str, Any]]]):
+                 presets: PresetService, health: Callable[[], Awaitable[dict[str, Any]]]):
         self.jobs, self.reader, self.workflows, self.files, self.health = jobs, reader, workflows, files, health
+        self.presets = presets
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -231,6 +234,32 @@ async def cancel_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
        response="PromptDetail")
 async def retry_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.retry_prompt(prompt_id)
+
+
+@route("GET", "/presets", "The Submit view's presets of one kind and mode", query=schemas.PresetQuery,
+       response="PresetList")
+async def list_presets(api: Api, query: schemas.PresetQuery) -> dict[str, Any]:
+    return await api.presets.list(query.kind, query.mode)
+
+
+@route("POST", "/presets", "Save a preset (409 when the name is taken and overwrite is not set; 200 when "
+       "it replaced one)", body=schemas.SavePreset, status=201, response="Preset")
+async def save_preset(api: Api, body: schemas.SavePreset) -> dict[str, Any] | Reply:
+    new = NewPreset(name=body.name, kind=body.kind, mode=body.mode, workflow=body.workflow, payload=body.payload,
+                    prompt_preset_id=body.prompt_preset_id)
+    preset, replaced = await api.presets.save(new, overwrite=body.overwrite)
+    return Reply(200, preset) if replaced else preset
+
+
+@route("PATCH", "/presets/{preset_id}", "Rename a preset, replace its payload or its prompt-preset link",
+       body=schemas.PatchPreset, response="Preset")
+async def update_preset(api: Api, preset_id: int, body: schemas.PatchPreset) -> dict[str, Any]:
+    return await api.presets.update(preset_id, body.model_dump(include=body.model_fields_set))
+
+
+@route("DELETE", "/presets/{preset_id}", "Delete a preset", response="PresetDeleted")
+async def delete_preset(api: Api, preset_id: int) -> dict[str, Any]:
+    return await api.presets.delete(preset_id)
 
 
 @route("GET", "/queue", "Queue state: paused, worker, counts", response="QueueState")

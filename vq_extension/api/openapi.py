@@ -47,6 +47,7 @@ NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs", "/
 # Second success answers a route has besides its usual one: (status, model, description).
 EXTRA_OK: dict[tuple[str, str], tuple[int, type[BaseModel], str]] = {
     ("POST", "/jobs"): (200, responses.DryRun, "dry_run: true: the prompts that would be queued; nothing queued"),
+    ("POST", "/presets"): (200, responses.Preset, "overwrite: true replaced the preset of the same name"),
 }
 # Routes that answer something other than JSON (``raw`` routes build their own response).
 RAW_CONTENT = {("GET", "/thumbnail"): "image/webp"}

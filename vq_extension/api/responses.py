@@ -213,6 +213,26 @@ class WorkflowSummary(BaseModel):
     tags: list[str]
 
 
+class Preset(BaseModel):
+    id: int
+    name: str
+    kind: Literal["prompt", "settings"]
+    mode: str
+    workflow: str | None
+    payload: dict[str, Any]
+    prompt_preset_id: int | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PresetList(BaseModel):
+    presets: list[Preset]
+
+
+class PresetDeleted(BaseModel):
+    deleted: int
+
+
 class DefinitionProblem(BaseModel):
     file: str
     field: str = Field(description="dotted path in the definition; empty for the whole file")

@@ -139,3 +139,20 @@ class AuditEntry:
     result: str
     detail: str | None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class NewPreset:
+    name: str
+    kind: str  # prompt | settings
+    mode: str  # the Submit view's mode, e.g. batch_video
+    workflow: str | None
+    payload: Any
+    prompt_preset_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PresetRecord(NewPreset):
+    id: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0

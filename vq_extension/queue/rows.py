@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 from .models import JobStatus, PromptError, PromptStatus
-from .records import AttemptRecord, AuditEntry, JobRecord, LogEntry, PromptRecord
+from .records import AttemptRecord, AuditEntry, JobRecord, LogEntry, PresetRecord, PromptRecord
 
 
 def error(raw: str | None) -> PromptError | None:
@@ -78,3 +78,11 @@ def log_entry(row: sqlite3.Row) -> LogEntry:
 
 def audit_entry(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry(row["at"], row["action"], row["path"], row["bytes"], row["result"], row["detail"], row["id"])
+
+
+def preset(row: sqlite3.Row) -> PresetRecord:
+    return PresetRecord(
+        id=row["id"], name=row["name"], kind=row["kind"], mode=row["mode"], workflow=row["workflow"],
+        payload=json.loads(row["payload_json"]), prompt_preset_id=row["prompt_preset_id"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )
