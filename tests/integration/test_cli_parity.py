@@ -124,7 +124,7 @@ async def test_watch_a_job_to_success_and_to_failure(client: Any, comfy: Any) ->
     ok = await submit(client, [upscale(1.7), upscale(1.8)])
     r = await vq(client, "watch", str(ok["id"]), "--interval", "0.05")
     assert r.code == 0, r.err
-    assert f"job {ok['id']} #0 running" in r.out and r.out.splitlines()[-1].startswith(f"✓ job {ok['id']}")
+    assert f"job {ok['id']} #1 running" in r.out and r.out.splitlines()[-1].startswith(f"✓ job {ok['id']}")
     comfy.behavior.node_seconds.clear()
     bad = await submit(client, [comfy_graph("invalid_missing_image")])
     r = await vq(client, "watch", str(bad["id"]), "--interval", "0.05")
@@ -351,7 +351,7 @@ async def test_submit_wait_shows_progress_and_exits_0(client: Any, stills: Any) 
     r = await vq(client, "submit", "smoke-image", str(stills), "--wait", "--interval", "0.05")
     assert r.code == 0, r.err
     assert r.out.startswith("Queued job ") and r.out.splitlines()[-1].startswith("✓ job ")
-    assert "#0 succeeded" in r.out
+    assert "#1 succeeded" in r.out
 
 
 async def test_a_bad_parameter_exits_2_and_queues_nothing(client: Any, stills: Any) -> None:

@@ -352,7 +352,7 @@ class SqliteQueueStore:
     ) -> None:
         if log is not None:
             conn.execute(Q.INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": prompt.id, "at": now, "level": log.level,
-                                      "event": log.event, "message": f"prompt #{prompt.index} {log.message}"})
+                                      "event": log.event, "message": f"prompt #{prompt.index + 1} {log.message}"})
         if job_before != job_after:
             conn.execute(Q.INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "job", "message": f"job is now {job_after.value}"})
