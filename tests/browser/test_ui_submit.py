@@ -16,21 +16,33 @@ pytestmark = pytest.mark.browser
 STORAGE_KEY = "vq.submit.form"
 
 
-def _png(i: int) -> bytes:
+def png_bytes(i: int) -> bytes:
+    """A small, distinct PNG (so uploads are not deduplicated into one file)."""
     import struct
     import zlib
 
     width, height = 8 + i, 8
-    raw = b"".join(b"\x00" + bytes([(x * 30 + i * 40) % 256, (i * 60) % 256, 128] * 1)[:3] * 1 * 1 for x in range(width) for _ in [0])
-    rows = b"".join(b"\x00" + bytes([(x * 30 + i * 40) % 256, (y * 20) % 256, 128]) * 0 + bytes(
-        sum(([(x * 30 + i * 40) % 256, (y * 20) % 256, 128] for x in range(width)), [])) for y in range(height))
-    del raw
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in ((x * 30 + i * 40) % 256, (y * 20) % 256, 128))
+                    for y in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+DROP = """(zone, files) => {
+  const dt = new DataTransfer();
+  for (const [name, bytes] of files) dt.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+  zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+}"""
+
+
+def drop_images(view, names: list[str], offset: int = 0) -> None:
+    """Drop PNG files on the drop zone the way a browser does (a DataTransfer of Files)."""
+    files = [[name, list(png_bytes(i + offset))] for i, name in enumerate(names)]
+    view.locator("[data-testid=dropzone]").evaluate(DROP, files)
 
 
 def open_submit(ui):
@@ -92,3 +104,150 @@ def test_batch_video_from_a_folder_submits_the_right_job(ui):
     assert job["options"]["tries"] == 2
     assert job["source"]["folder"] == folder
     ui.shot("submit-batch-video-dark", view)
+
+
+def test_drop_five_images_thumbnails_remove_clear_and_submit_five_prompts(ui):
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=folder-input]").fill("")
+    names = [f"drop_{i}.png" for i in range(5)]
+    drop_images(view, names, offset=10)
+    thumbs = view.locator("[data-testid=thumb]")
+    expect(thumbs).to_have_count(5)
+    expect(view.locator("[data-testid=dropped-count]")).to_have_text("5 dropped images: the job's input")
+    expect(thumbs.first.locator("img")).to_have_js_property("complete", True)
+    # The typed folder is shown as ignored while the dropped set is the input.
+    view.locator("[data-testid=folder-input]").fill("/somewhere/else")
+    expect(view.locator("[data-testid=input-status]")).to_contain_text("Ignored while 5 dropped files are the input")
+    view.locator("[data-testid=folder-input]").fill("")
+    thumbs.nth(1).locator("[data-testid=thumb-remove]").click()
+    expect(thumbs).to_have_count(4)
+    view.locator("[data-testid=clear-dropped]").click()
+    expect(thumbs).to_have_count(0)
+    drop_images(view, names, offset=10)
+    expect(thumbs).to_have_count(5)
+    view.locator("[data-testid=option-tries]").fill("1")
+    view.locator("[data-testid=option-name]").fill("submit dropped five")
+    job = submit_and_wait(ui, view, max_job_id(ui))
+    assert job["total"] == 5 and job["name"] == "submit dropped five"
+    assert sorted(p["input_file"].rsplit("/", 1)[-1] for p in job["prompts"]) == names
+    view.locator("[data-testid=clear-dropped]").click()
+
+
+def test_single_image_mode_takes_exactly_one_dropped_image(ui):
+    view = choose_mode(ui, "single_video", "smoke-video")
+    drop_images(view, ["one_a.png", "one_b.png"], offset=20)
+    expect(view.locator("[data-testid=thumb]")).to_have_count(1)
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("takes one image")
+    view.locator("[data-testid=option-name]").fill("submit single")
+    job = submit_and_wait(ui, view, max_job_id(ui))
+    assert job["total"] == 1 and job["prompts"][0]["input_file"].endswith("one_a.png")
+    view.locator("[data-testid=clear-dropped]").click()
+
+
+def test_image_modes_list_only_their_workflows_and_submit(ui):
+    view = choose_mode(ui, "image_gen")
+    select = view.locator("[data-testid=workflow-select] option")
+    expect(select).to_have_text(["Text to image (checkpoint)"])
+    expect(view.locator("[data-testid=submit-inputs]")).to_be_hidden()  # T2I takes no input
+    view.locator("[data-testid=variant-i2i]").click()
+    expect(select).to_have_text(["Image to image (checkpoint)"])
+    expect(view.locator("[data-testid=submit-inputs]")).to_be_visible()
+    view.locator("[data-testid=variant-t2i]").click()
+    expect(select).to_have_text(["Text to image (checkpoint)"])
+    expect(view.locator("[data-testid=submit-inputs]")).to_be_hidden()
+    view.locator("[data-testid=field-positive_prompt]").fill("a red fox in snow")
+    view.locator("[data-testid=option-tries]").fill("3")
+    view.locator("[data-testid=preview]").click()
+    # The fake ComfyUI has no checkpoints: the server plans the T2I job (no input) and refuses it by name.
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("Preview refused: workflow t2i needs model files")
+
+    choose_mode(ui, "video_upscale")
+    expect(select).to_have_text(["Upscale videos (no model)"])
+    expect(view.locator("[data-testid=file-input]")).to_have_attribute("accept", re.compile(r"\.mp4"))
+
+    folder = ui.host.call("POST", "/__harness/images", {"folder": "upscale_in", "count": 2})["folder"]
+    view = choose_mode(ui, "image_upscale", "smoke-image")
+    view.locator("[data-testid=folder-input]").fill(folder)
+    expect(view.locator("[data-testid=input-status]")).to_contain_text("2 images will be queued")
+    view.locator("[data-testid=option-moveProcessed]").check()
+    view.locator("[data-testid=option-priority]").fill("7")
+    view.locator("[data-testid=option-seedMode]").select_option("fixed")
+    view.locator("[data-testid=field-seed]").fill("41")
+    view.locator("[data-testid=option-name]").fill("submit upscale")
+    job = submit_and_wait(ui, view, max_job_id(ui))
+    assert job["workflow"] == "smoke-image" and job["priority"] == 7 and job["total"] == 2
+    assert job["options"]["move_processed"] is True
+    assert sorted(p["seed"] for p in job["prompts"]) == [41, 41]
+
+
+def test_invalid_values_are_marked_inline_and_server_errors_map_to_fields(ui):
+    view = choose_mode(ui, "image_upscale", "smoke-image")
+    field = view.locator("[data-testid=field-scale_by]")
+    field.fill("")
+    error = view.locator("[data-field=scale_by] .vq-field-error")
+    expect(error).to_have_text("Enter a number")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    field.fill("99")
+    field.press("Tab")  # committing clamps to the range
+    expect(field).to_have_value(re.compile(r"^\d+(\.\d+)?$"))
+    expect(error).to_be_hidden()
+    view.locator("[data-testid=folder-input]").fill("/etc")
+    view.locator("[data-testid=submit]").click()
+    expect(view.locator("[data-testid=input-error]")).to_contain_text("allowed")
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("Submit refused")
+    view.locator("[data-testid=folder-input]").fill("")
+
+
+def test_folder_browser_starts_in_input_and_navigates(ui):
+    ui.host.call("POST", "/__harness/images", {"folder": "browse_me/inner", "count": 4})
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=folder-input]").fill("")
+    view.locator("[data-testid=browse]").click()
+    browser = view.locator("[data-testid=folder-browser]")
+    info = ui.host.call("GET", "/__harness/info")
+    expect(browser.locator("[data-testid=browse-path]")).to_have_text(info["input_dir"])
+    folder = browser.locator("[data-testid=browse-folder]", has_text="browse_me")
+    expect(folder).to_be_visible()
+    folder.click()
+    inner = browser.locator("[data-testid=browse-folder]", has_text="inner")
+    expect(inner).to_contain_text("4 files")
+    inner.click()
+    expect(browser.locator("[data-testid=browse-path]")).to_have_text(re.compile(r"browse_me/inner$"))
+    browser.locator("[data-testid=browse-up]").click()
+    expect(browser.locator("[data-testid=browse-path]")).to_have_text(re.compile(r"browse_me$"))
+    inner.click()
+    browser.locator("[data-testid=browse-use]").click()
+    expect(browser).to_have_count(0)
+    expect(view.locator("[data-testid=folder-input]")).to_have_value(re.compile(r"browse_me/inner$"))
+    expect(view.locator("[data-testid=input-status]")).to_contain_text("4 images will be queued")
+
+
+def test_split_workflow_clips_and_lora_rows(ui):
+    view = choose_mode(ui, "batch_video", "wan-i2v-nstage")
+    clips = view.locator("[data-field^=positive_prompt_stage] .vq-label")
+    expect(clips).to_have_text(["Clip 1", "Clip 2", "Clip 3"])
+    view.locator("[data-testid=field-positive_prompt_stage2]").fill("second clip")
+    view.locator("[data-testid=stage-add]").click()
+    expect(clips).to_have_text(["Clip 1", "Clip 2", "Clip 3", "Clip 4"])
+    view.locator("[data-testid=stage-remove]").click()
+    view.locator("[data-testid=stage-remove]").click()
+    expect(clips).to_have_text(["Clip 1", "Clip 2"])
+    expect(view.locator("[data-testid=field-positive_prompt_stage2]")).to_have_value("second clip")
+    rows = view.locator("[data-testid=lora-row]")
+    expect(rows).to_have_count(0)
+    view.locator("[data-testid=lora-add]").click()
+    view.locator("[data-testid=lora-add]").click()
+    expect(rows).to_have_count(2)
+    rows.nth(0).locator("input").nth(0).fill("style_high.safetensors")
+    rows.nth(0).locator("input").nth(2).fill("0.7")
+    rows.nth(1).locator("[data-testid=lora-remove]").click()
+    expect(rows).to_have_count(1)
+    view.locator("[data-testid=field-positive_prompt_stage1]").fill("first clip")
+    view.locator("[data-testid=folder-input]").fill(ui.host.call("POST", "/__harness/images", {"folder": "clips", "count": 1})["folder"])
+    view.locator("[data-testid=preview]").click()
+    # No WAN models in the fake ComfyUI: the server plans the job and names the missing files.
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("needs model files", timeout=20000)
+    saved = json.loads(ui.page.evaluate(f"localStorage.getItem({STORAGE_KEY!r})"))
+    ws = saved["forms"]["workspaces"][0]["modes"]["batch_video"]["params"]["wan-i2v-nstage"]
+    assert ws["stages"] == 2 and ws["positive_prompt_stage2"] == "second clip"
+    assert ws["extra_loras"] == [{"high": "style_high.safetensors", "low": "", "strength": 0.7}]

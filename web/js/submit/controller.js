@@ -235,7 +235,7 @@ export function createSubmitController({ store, client, env }) {
   /** A refused submit: point at the field the server names (details.param), else say it. */
   function refused(err, what) {
     const param = err?.details?.param;
-    const field = param === "input" || param === "per_file_params" ? "input" : param;
+    const field = param === "input" || param === "per_file_params" || err?.status === 403 ? "input" : param;
     if (field) dispatch({ type: "session/set", key: "serverErrors", value: { [field]: err.message } });
     notice(`${what}: ${errorText(err)}`, "error");
   }

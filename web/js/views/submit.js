@@ -124,7 +124,7 @@ export function createSubmitView(ctx, submit) {
       notice.className = `vq-notice vq-notice-${s.notice.tone}`;
       setText(noticeText, s.notice.text);
       setHidden(openJob, s.notice.jobId == null);
-      if (s.notice.jobId != null) setText(openJob, `Open job #${s.notice.jobId} in the Queue`);
+      setText(openJob, s.notice.jobId != null ? `Open job #${s.notice.jobId} in the Queue` : "");
       openJob.dataset.id = s.notice.jobId ?? "";
     }
     setHidden(variants, modeById(f.modeId).input !== "variant");
