@@ -251,3 +251,198 @@ def test_split_workflow_clips_and_lora_rows(ui):
     ws = saved["forms"]["workspaces"][0]["modes"]["batch_video"]["params"]["wan-i2v-nstage"]
     assert ws["stages"] == 2 and ws["positive_prompt_stage2"] == "second clip"
     assert ws["extra_loras"] == [{"high": "style_high.safetensors", "low": "", "strength": 0.7}]
+
+
+def test_presets_save_overwrite_apply_rename_delete(ui):
+    page = ui.page
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=presets] summary").click()
+    view.locator("[data-testid=field-positive_prompt]").fill("preset prompt text")
+    view.locator("[data-testid=preset-prompt-name]").fill("my prompt")
+    view.locator("[data-testid=preset-prompt-save]").click()
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("Prompt preset “my prompt” saved")
+    view.locator("[data-testid=field-repeats]").fill("3")
+    view.locator("[data-testid=option-tries]").fill("4")
+    view.locator("[data-testid=preset-settings-name]").fill("short clip")
+    view.locator("[data-testid=preset-settings-save]").click()
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("Settings preset “short clip” saved")
+    stored = ui.host.vq("GET", "/presets?kind=settings&mode=batch_video")["presets"]
+    assert stored[0]["payload"]["params"]["repeats"] == 3 and stored[0]["payload"]["options"]["tries"] == 4
+    assert stored[0]["prompt_preset_id"] is not None  # linked to the prompt preset chosen at the time
+    # Saving under a taken name asks before overwriting.
+    view.locator("[data-testid=field-positive_prompt]").fill("changed text")
+    view.locator("[data-testid=preset-prompt-name]").fill("my prompt")
+    view.locator("[data-testid=preset-prompt-save]").click()
+    dialog = page.locator(".vq-dialog")
+    expect(dialog).to_contain_text("Overwrite the prompt preset “my prompt”?")
+    dialog.get_by_role("button", name="Keep it").click()
+    assert ui.host.vq("GET", "/presets?kind=prompt&mode=batch_video")["presets"][0]["payload"]["values"]["positive_prompt"] == "preset prompt text"
+    # Apply: the settings preset brings its linked prompt preset along.
+    view.locator("[data-testid=field-repeats]").fill("9")
+    view.locator("[data-testid=option-tries]").fill("1")
+    view.locator("[data-testid=option-tries]").press("Tab")  # a focused field is never overwritten
+    view.locator("[data-testid=preset-settings]").select_option(label="short clip (smoke-video)")
+    expect(view.locator("[data-testid=field-repeats]")).to_have_value("3")
+    expect(view.locator("[data-testid=option-tries]")).to_have_value("4")
+    expect(view.locator("[data-testid=field-positive_prompt]")).to_have_value("preset prompt text")
+    # A preset naming a parameter the workflow no longer has: ignored, with a notice.
+    ui.host.vq("POST", "/presets", {"name": "old", "kind": "prompt", "mode": "batch_video",
+                                     "payload": {"values": {"positive_prompt": "old one", "gone_param": "x"}}})
+    view.locator("[data-testid=preset-prompt-name]").fill("")
+    view.locator("[data-testid=preset-settings-name]").fill("short clip 2")
+    view.locator("[data-testid=preset-settings-save]").click()  # refreshes the lists
+    view.locator("[data-testid=preset-prompt]").select_option(label="old")
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("ignored: gone_param")
+    expect(view.locator("[data-testid=field-positive_prompt]")).to_have_value("old one")
+    # Rename and delete.
+    view.locator("[data-testid=preset-prompt-name]").fill("older")
+    view.locator("[data-testid=preset-prompt-rename]").click()
+    expect(view.locator("[data-testid=preset-prompt] option", has_text="older")).to_have_count(1)
+    view.locator("[data-testid=preset-prompt-delete]").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(view.locator("[data-testid=preset-prompt] option", has_text="older")).to_have_count(0)
+    names = [p["name"] for p in ui.host.vq("GET", "/presets?kind=prompt&mode=batch_video")["presets"]]
+    assert names == ["my prompt"]
+    view.locator("[data-testid=option-tries]").fill("1")
+
+
+def test_three_workspaces_stay_isolated_and_survive_a_reload(ui):
+    page = ui.page
+    view = open_submit(ui)
+    while view.locator("[data-testid=ws-close]").count():
+        view.locator("[data-testid=ws-close]").first.click()
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=field-positive_prompt]").fill("first workspace")
+    view.locator("[data-testid=folder-input]").fill("/tmp/ws-one")
+    view.locator("[data-testid=ws-add]").click()
+    expect(view.locator("[data-testid=ws-tab]")).to_have_count(2)
+    expect(view.locator("[data-testid=ws-tab][aria-selected=true]")).to_have_text("Workspace 2")
+    view = choose_mode(ui, "image_upscale", "smoke-image")
+    expect(view.locator("[data-testid=folder-input]")).to_have_value("")  # a new workspace starts from defaults
+    view.locator("[data-testid=field-scale_by]").fill("3")
+    view.locator("[data-testid=ws-add]").click()
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    expect(view.locator("[data-testid=field-positive_prompt]")).to_have_value("a short test clip")
+    view.locator("[data-testid=field-positive_prompt]").fill("third workspace")
+    # Rename by double-click.
+    view.locator("[data-testid=ws-tab]").nth(2).dblclick()
+    view.locator("[data-testid=ws-rename]").fill("Night run")
+    view.locator("[data-testid=ws-rename]").press("Enter")
+    expect(view.locator("[data-testid=ws-tab]")).to_have_text(["Workspace 1", "Workspace 2", "Night run"])
+    view.locator("[data-testid=ws-tab]").nth(0).click()
+    expect(view.locator("[data-testid=field-positive_prompt]")).to_have_value("first workspace")
+    expect(view.locator("[data-testid=folder-input]")).to_have_value("/tmp/ws-one")
+
+    page.reload()
+    page.wait_for_selector('[class~="vq.queue-tab-button"]', timeout=45000)
+    view = open_submit(ui)
+    expect(view.locator("[data-testid=ws-tab]")).to_have_text(["Workspace 1", "Workspace 2", "Night run"])
+    expect(view.locator("[data-testid=field-positive_prompt]")).to_have_value("first workspace")
+    expect(view.locator("[data-testid=folder-input]")).to_have_value("/tmp/ws-one")
+    view.locator("[data-testid=ws-tab]").nth(1).click()
+    expect(view.locator("[data-testid=mode-image_upscale]")).to_have_attribute("aria-selected", "true")
+    expect(view.locator("[data-testid=field-scale_by]")).to_have_value("3")
+    view.locator("[data-testid=ws-tab]").nth(2).click()
+    expect(view.locator("[data-testid=field-positive_prompt]")).to_have_value("third workspace")
+    # Closing activates the neighbour; the last workspace has no close button.
+    view.locator("[data-testid=ws-close]").nth(2).click()
+    expect(view.locator("[data-testid=ws-tab][aria-selected=true]")).to_have_text("Workspace 2")
+    view.locator("[data-testid=ws-close]").nth(1).click()
+    expect(view.locator("[data-testid=ws-tab]")).to_have_text(["Workspace 1"])
+    expect(view.locator("[data-testid=ws-close]")).to_have_count(0)
+    view.locator("[data-testid=folder-input]").fill("")
+
+
+def test_corrupted_storage_recovers_with_a_notice_and_reset_clears(ui):
+    page = ui.page
+    page.evaluate(f"localStorage.setItem({STORAGE_KEY!r}, '{{not json')")
+    page.reload()
+    page.wait_for_selector('[class~="vq.queue-tab-button"]', timeout=45000)
+    view = open_submit(ui)
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("reset to defaults")
+    expect(view.locator("[data-testid=ws-tab]")).to_have_text(["Workspace 1"])
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=field-repeats]").fill("5000")
+    view.locator("[data-testid=field-repeats]").press("Tab")
+    expect(view.locator("[data-testid=field-repeats]")).to_have_value("240")  # clamped to the maximum
+    view.locator("[data-testid=reset-saved]").click()
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("Saved options cleared")
+    expect(view.locator("[data-testid=field-repeats]")).to_have_value("12")
+
+
+def test_keyboard_only_submit_and_open_the_job_in_the_queue(ui):
+    page = ui.page
+    folder = ui.host.call("POST", "/__harness/images", {"folder": "keys", "count": 2})["folder"]
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=mode-batch_video]").focus()
+    page.keyboard.press("ArrowRight")  # mode tabs follow the arrow keys
+    expect(view.locator("[data-testid=mode-single_video]")).to_be_focused()
+    expect(view.locator("[data-testid=mode-single_video]")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowLeft")
+    expect(view.locator("[data-testid=mode-batch_video]")).to_have_attribute("aria-selected", "true")
+    view.locator("[data-testid=workflow-select]").focus()
+    page.keyboard.press("Tab")  # presets
+    for _ in range(8):
+        if view.locator("[data-testid=folder-input]").evaluate("el => el === el.getRootNode().activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(view.locator("[data-testid=folder-input]")).to_be_focused()
+    page.keyboard.type(folder)
+    expect(view.locator("[data-testid=input-status]")).to_contain_text("2 images will be queued")
+    view.locator("[data-testid=option-name]").focus()
+    page.keyboard.type("submit by keys")
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        if view.locator("[data-testid=submit]").evaluate("el => el === el.getRootNode().activeElement"):
+            break
+    expect(view.locator("[data-testid=submit]")).to_be_focused()
+    before = max_job_id(ui)
+    page.keyboard.press("Enter")
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text("“submit by keys” queued")
+    job = last_job(ui)
+    assert job["id"] > before and job["total"] == 2
+    open_job = view.locator("[data-testid=open-job]")
+    open_job.focus()
+    page.keyboard.press("Enter")
+    card = ui.card("submit by keys")
+    expect(card.locator("[data-testid=job-toggle]")).to_have_attribute("aria-expanded", "true")
+    rows = card.locator("[data-testid=prompt-row]")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator("[data-testid=prompt-texts]")).to_contain_text("Prompt")
+    expect(rows.first.locator(".vq-prompt-meta")).to_contain_text(f"id {job['prompts'][0]['id']}")
+    ui.search("")
+    ui.page.locator("[data-testid=tab-submit]").click()
+
+
+SET_PALETTE = "id => window.comfyAPI.app.app.extensionManager.setting.set('Comfy.ColorPalette', id)"
+FG = "() => getComputedStyle(document.querySelector('[data-vq-host]').shadowRoot.querySelector('.vq-root')).color"
+
+
+def test_screenshots_of_every_mode_in_dark_and_light(ui):
+    page = ui.page
+    folder = ui.host.call("POST", "/__harness/images", {"folder": "shots", "count": 3})["folder"]
+    panel = page.locator(".sidebar-content-container")
+    page.set_viewport_size({"width": 1400, "height": 1300})
+    try:
+        for palette in ("dark", "light"):
+            page.evaluate(SET_PALETTE, palette)
+            if palette == "light":
+                page.wait_for_function(f"({FG})() !== 'rgb(221, 221, 221)'")
+            for mode, workflow in (("batch_video", "smoke-video"), ("single_video", "smoke-video"), ("image_gen", None),
+                                   ("image_upscale", "smoke-image"), ("video_upscale", None)):
+                view = choose_mode(ui, mode, workflow)
+                if mode in ("batch_video", "image_upscale"):
+                    view.locator("[data-testid=folder-input]").fill(folder)
+                    expect(view.locator("[data-testid=input-status]")).to_contain_text("will be queued")
+                ui.root.evaluate("el => { el.scrollTop = 0; }")
+                ui.shot(f"submit-{mode}-{palette}", panel)
+        view = choose_mode(ui, "batch_video", "wan-i2v-nstage")
+        view.locator("[data-testid=lora-add]").click()
+        view.locator("[data-testid=toggle-adv-sampling]").click()
+        view.locator("[data-testid=stage-control]").scroll_into_view_if_needed()
+        ui.shot("submit-nstage-light", panel)
+        view.locator("[data-testid=lora-remove]").click()
+        view.locator("[data-testid=toggle-adv-sampling]").click()
+    finally:
+        page.evaluate(SET_PALETTE, "dark")
+        page.set_viewport_size({"width": 1400, "height": 900})
