@@ -1,7 +1,10 @@
-"""Domain errors. Each knows its HTTP status and error code; routes map them in one place."""
+"""Errors, defined once: the ``VqError`` family (each knows its HTTP status and error code;
+routes map them in one place) and ``PromptError``, why one ComfyUI execution failed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -47,3 +50,36 @@ class UnsupportedMedia(VqError):
 
 class Unavailable(VqError):
     status, code = 503, "unavailable"
+
+
+@dataclass(frozen=True)
+class PromptError:
+    """Why a prompt failed, in ComfyUI's own words where it gave any."""
+
+    type: str
+    message: str
+    node_id: str | None = None
+    node_type: str | None = None
+    traceback: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "message": self.message,
+            "node_id": self.node_id,
+            "node_type": self.node_type,
+            "traceback": list(self.traceback),
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PromptError:
+        return cls(
+            type=str(data.get("type", "error")),
+            message=str(data.get("message", "")),
+            node_id=data.get("node_id"),
+            node_type=data.get("node_type"),
+            traceback=list(data.get("traceback") or []),
+            details=dict(data.get("details") or {}),
+        )

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
@@ -64,13 +64,16 @@ class Reply:
     body: dict[str, Any]
 
 
-class Api:
-    """The handlers, bound to the services they call."""
+class Services(Protocol):
+    """What the handlers call: ``app.App`` inside ComfyUI, a test's stand-in elsewhere."""
 
-    def __init__(self, jobs: JobService, reader: QueueReader, workflows: WorkflowService, files: FilesService,
-                 presets: PresetService, health: Callable[[], Awaitable[dict[str, Any]]]):
-        self.jobs, self.reader, self.workflows, self.files, self.health = jobs, reader, workflows, files, health
-        self.presets = presets
+    jobs: JobService
+    reader: QueueReader
+    workflows: WorkflowService
+    files: FilesService
+    presets: PresetService
+
+    async def health(self) -> dict[str, Any]: ...
 
 
 Handler = Callable[..., Awaitable[Any]]
@@ -87,13 +90,13 @@ def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None 
     return register
 
 
-def register(routes: web.RouteTableDef, api: Api) -> None:
+def register(routes: web.RouteTableDef, api: Services) -> None:
     """Put every vq route on ``routes`` (ComfyUI's PromptServer.routes inside ComfyUI)."""
     for spec, fn in SPECS:
         routes.route(spec.method, spec.path)(_handler(spec, fn, api))
 
 
-def _handler(spec: RouteSpec, fn: Handler, api: Api) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         try:
             kwargs: dict[str, Any] = {}
@@ -168,19 +171,19 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
 
 
 @route("GET", "/health", "ComfyUI and vq status, chosen ComfyUI strategies, queue state", response="Health")
-async def health(api: Api) -> dict[str, Any]:
+async def health(api: Services) -> dict[str, Any]:
     return await api.health()
 
 
 @route("GET", "/jobs", "List jobs (filter, search, sort, page)", query=schemas.ListJobs, response="JobList")
-async def list_jobs(api: Api, query: schemas.ListJobs) -> dict[str, Any]:
+async def list_jobs(api: Services, query: schemas.ListJobs) -> dict[str, Any]:
     return await api.reader.list_jobs(statuses=query.status, search=query.search, sort=query.sort.value,
                                       limit=query.limit, offset=query.offset)
 
 
 @route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
        "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail")
-async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
+async def submit_job(api: Services, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
                                             max_attempts=body.max_attempts)
@@ -189,62 +192,62 @@ async def submit_job(api: Api, body: schemas.SubmitJob) -> dict[str, Any] | Repl
 
 
 @route("GET", "/jobs/{job_id}", "A job with its prompts", response="JobDetail")
-async def get_job(api: Api, job_id: int) -> dict[str, Any]:
+async def get_job(api: Services, job_id: int) -> dict[str, Any]:
     return await api.reader.job_detail(job_id)
 
 
 @route("PATCH", "/jobs/{job_id}", "Change a job's priority", body=schemas.SetPriority, response="JobSummary")
-async def patch_job(api: Api, job_id: int, body: schemas.SetPriority) -> dict[str, Any]:
+async def patch_job(api: Services, job_id: int, body: schemas.SetPriority) -> dict[str, Any]:
     return await api.jobs.set_priority(job_id, body.priority)
 
 
 @route("POST", "/jobs/{job_id}/top", "Move a job above every other waiting job", response="JobSummary")
-async def move_to_top(api: Api, job_id: int) -> dict[str, Any]:
+async def move_to_top(api: Services, job_id: int) -> dict[str, Any]:
     return await api.jobs.move_to_top(job_id)
 
 
 @route("POST", "/jobs/{job_id}/cancel", "Cancel a job's pending, queued and running prompts",
        response="CancelJobResult")
-async def cancel_job(api: Api, job_id: int) -> dict[str, Any]:
+async def cancel_job(api: Services, job_id: int) -> dict[str, Any]:
     return await api.jobs.cancel_job(job_id)
 
 
 @route("POST", "/jobs/{job_id}/retry", "Retry a job's failed, canceled and interrupted prompts",
        response="RetryJobResult")
-async def retry_job(api: Api, job_id: int) -> dict[str, Any]:
+async def retry_job(api: Services, job_id: int) -> dict[str, Any]:
     return await api.jobs.retry_job(job_id)
 
 
 @route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response="LogPage")
-async def job_log(api: Api, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
+async def job_log(api: Services, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
     return await api.reader.job_log(job_id, after=query.after, limit=query.limit)
 
 
 @route("GET", "/prompts/{prompt_id}", "One prompt with its graph", response="PromptWithGraph")
-async def get_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
+async def get_prompt(api: Services, prompt_id: int) -> dict[str, Any]:
     return await api.reader.prompt_detail(prompt_id, with_graph=True)
 
 
 @route("POST", "/prompts/{prompt_id}/cancel", "Cancel one prompt", response="PromptDetail")
-async def cancel_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
+async def cancel_prompt(api: Services, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.cancel_prompt(prompt_id)
 
 
 @route("POST", "/prompts/{prompt_id}/retry", "Retry one failed, canceled or interrupted prompt",
        response="PromptDetail")
-async def retry_prompt(api: Api, prompt_id: int) -> dict[str, Any]:
+async def retry_prompt(api: Services, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.retry_prompt(prompt_id)
 
 
 @route("GET", "/presets", "The Submit view's presets of one kind and mode", query=schemas.PresetQuery,
        response="PresetList")
-async def list_presets(api: Api, query: schemas.PresetQuery) -> dict[str, Any]:
+async def list_presets(api: Services, query: schemas.PresetQuery) -> dict[str, Any]:
     return await api.presets.list(query.kind, query.mode)
 
 
 @route("POST", "/presets", "Save a preset (409 when the name is taken and overwrite is not set; 200 when "
        "it replaced one)", body=schemas.SavePreset, status=201, response="Preset")
-async def save_preset(api: Api, body: schemas.SavePreset) -> dict[str, Any] | Reply:
+async def save_preset(api: Services, body: schemas.SavePreset) -> dict[str, Any] | Reply:
     new = NewPreset(name=body.name, kind=body.kind, mode=body.mode, workflow=body.workflow, payload=body.payload,
                     prompt_preset_id=body.prompt_preset_id)
     preset, replaced = await api.presets.save(new, overwrite=body.overwrite)
@@ -253,33 +256,33 @@ async def save_preset(api: Api, body: schemas.SavePreset) -> dict[str, Any] | Re
 
 @route("PATCH", "/presets/{preset_id}", "Rename a preset, replace its payload or its prompt-preset link",
        body=schemas.PatchPreset, response="Preset")
-async def update_preset(api: Api, preset_id: int, body: schemas.PatchPreset) -> dict[str, Any]:
+async def update_preset(api: Services, preset_id: int, body: schemas.PatchPreset) -> dict[str, Any]:
     return await api.presets.update(preset_id, body.model_dump(include=body.model_fields_set))
 
 
 @route("DELETE", "/presets/{preset_id}", "Delete a preset", response="PresetDeleted")
-async def delete_preset(api: Api, preset_id: int) -> dict[str, Any]:
+async def delete_preset(api: Services, preset_id: int) -> dict[str, Any]:
     return await api.presets.delete(preset_id)
 
 
 @route("GET", "/queue", "Queue state: paused, worker, counts", response="QueueState")
-async def queue_state(api: Api) -> dict[str, Any]:
+async def queue_state(api: Services) -> dict[str, Any]:
     return await api.reader.queue_state()
 
 
 @route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI", response="QueueState")
-async def pause(api: Api) -> dict[str, Any]:
+async def pause(api: Services) -> dict[str, Any]:
     return await api.jobs.pause()
 
 
 @route("POST", "/queue/resume", "Resume dispatching", response="QueueState")
-async def resume(api: Api) -> dict[str, Any]:
+async def resume(api: Services) -> dict[str, Any]:
     return await api.jobs.resume()
 
 
 @route("POST", "/queue/clear", "Cancel all waiting prompts (running ones only if asked)", body=schemas.ClearQueue,
        response="ClearResult")
-async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
+async def clear(api: Services, body: schemas.ClearQueue) -> dict[str, Any]:
     return await api.jobs.clear(expected_count=body.expected_count, include_running=body.include_running)
 
 
@@ -289,18 +292,18 @@ async def clear(api: Api, body: schemas.ClearQueue) -> dict[str, Any]:
 @route("POST", "/paths/normalize", "Check a pasted path: its normalized form, whether it exists and how many "
        "input files it holds for a workflow (outside the allowed roots: 403)", body=NormalizePath,
        response="NormalizedPath")
-async def normalize_path(api: Api, body: NormalizePath) -> dict[str, Any]:
+async def normalize_path(api: Services, body: NormalizePath) -> dict[str, Any]:
     return await api.files.normalize(body)
 
 
 @route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
        "(default: ComfyUI's input folder)", query=BrowseQuery, response="FolderListing")
-async def browse_folder(api: Api, query: BrowseQuery) -> dict[str, Any]:
+async def browse_folder(api: Services, query: BrowseQuery) -> dict[str, Any]:
     return await api.files.browse(query)
 
 
 @route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=ThumbnailQuery, raw=True)
-async def thumbnail(api: Api, query: ThumbnailQuery, request: web.Request) -> web.Response:
+async def thumbnail(api: Services, query: ThumbnailQuery, request: web.Request) -> web.Response:
     thumb = await api.files.thumbnail(query, request.headers.get("If-None-Match"))
     headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=3600"}
     if thumb.data is None:
@@ -310,7 +313,7 @@ async def thumbnail(api: Api, query: ThumbnailQuery, request: web.Request) -> we
 
 @route("POST", "/uploads", "Upload one image or video (multipart/form-data, streamed to disk; an optional "
        "subfolder field goes before the file)", query=UploadQuery, status=201, response="UploadResult", raw=True)
-async def upload(api: Api, query: UploadQuery, request: web.Request) -> dict[str, Any]:
+async def upload(api: Services, query: UploadQuery, request: web.Request) -> dict[str, Any]:
     _refuse_cross_origin(request)
     api.files.refuse_if_too_large(request.content_length)
     if request.content_type != "multipart/form-data":
@@ -336,13 +339,13 @@ async def upload(api: Api, query: UploadQuery, request: web.Request) -> dict[str
 
 @route("GET", "/staging", "Staged inputs: files and bytes, referenced vs reclaimable; retention settings; "
        "recent cleanup audit entries", query=StagingQuery, response="StagingUsage")
-async def staging_usage(api: Api, query: StagingQuery) -> dict[str, Any]:
+async def staging_usage(api: Services, query: StagingQuery) -> dict[str, Any]:
     return await api.files.staging_usage(query)
 
 
 @route("POST", "/staging/cleanup", "Remove staged inputs that no live prompt needs and that are past retention "
        "(dry_run, the default, only lists them)", body=CleanupBody, response="CleanupResult")
-async def staging_cleanup(api: Api, body: CleanupBody) -> dict[str, Any]:
+async def staging_cleanup(api: Services, body: CleanupBody) -> dict[str, Any]:
     return await api.files.cleanup(body.is_dry_run)
 
 
@@ -379,24 +382,24 @@ async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
 
 @route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)",
        response="WorkflowList")
-async def list_workflows(api: Api) -> dict[str, Any]:
+async def list_workflows(api: Services) -> dict[str, Any]:
     return await api.workflows.list()
 
 
 @route("GET", "/workflows/{name}", "One workflow: parameters, types, defaults, ranges, options, UI hints",
        response="WorkflowDescription")
-async def describe_workflow(api: Api, name: str) -> dict[str, Any]:
+async def describe_workflow(api: Services, name: str) -> dict[str, Any]:
     return await api.workflows.describe(name)
 
 
 @route("POST", "/workflows/reload", "Re-read workflow definitions and ComfyUI's node schemas",
        response="WorkflowReload")
-async def reload_workflows(api: Api) -> dict[str, Any]:
+async def reload_workflows(api: Services) -> dict[str, Any]:
     return await api.workflows.reload()
 
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")
-async def openapi_document(api: Api) -> dict[str, Any]:
+async def openapi_document(api: Services) -> dict[str, Any]:
     from .api.openapi import document  # late: openapi.py reads SPECS, which this module fills
 
     return document()

@@ -187,7 +187,7 @@ async def test_pause_during_a_submit_takes_that_prompt_back_too(client: Any, com
 
     slow(comfy, seconds=2.0)
     entered, release = asyncio.Event(), asyncio.Event()
-    real_handler = plugin.bridge._post_prompt
+    real_handler = plugin.host._post_prompt
     calls = 0
 
     async def held_handler(request: Any) -> Any:
@@ -198,7 +198,7 @@ async def test_pause_during_a_submit_takes_that_prompt_back_too(client: Any, com
             await release.wait()
         return await real_handler(request)
 
-    plugin.bridge._post_prompt = held_handler
+    plugin.host._post_prompt = held_handler
     created = await submit(client, [upscale(1.1), upscale(1.2)])
     await asyncio.wait_for(entered.wait(), 5)
     pause = asyncio.ensure_future(client.post("/api/vq/v1/queue/pause"))

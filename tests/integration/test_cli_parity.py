@@ -174,7 +174,7 @@ async def test_a_job_written_offline_while_comfyui_runs_is_picked_up_by_the_disp
     from vq_extension.cli.offline import OfflineQueue, resolve_data_dir
 
     def write() -> dict[str, Any]:
-        with OfflineQueue(resolve_data_dir(str(plugin.data_dir))) as queue:
+        with OfflineQueue(resolve_data_dir(str(plugin.dirs.data))) as queue:
             return queue.run(lambda: queue.jobs.submit_graphs(
                 name="offline", graphs=[upscale(2.1), upscale(2.2)], priority=0, max_attempts=None))
 
@@ -191,7 +191,7 @@ async def test_offline_writers_and_the_running_plugin_share_the_database_safely(
     from vq_extension.cli.offline import OfflineQueue, resolve_data_dir
 
     def write(i: int) -> int:
-        with OfflineQueue(resolve_data_dir(str(plugin.data_dir))) as queue:
+        with OfflineQueue(resolve_data_dir(str(plugin.dirs.data))) as queue:
             job = queue.run(lambda: queue.jobs.submit_graphs(
                 name=f"offline {i}", graphs=[upscale(3 + i / 10)], priority=0, max_attempts=None))
             return int(job["id"])
@@ -307,7 +307,7 @@ async def test_the_same_submit_via_api_cli_and_cli_offline_persists_the_same_job
             "--name", "parity", "--priority", "3", *seed_args, "--json"]
     online = await vq(client, *argv)
     assert online.code == 0, online.err
-    offline = await vq(client, *argv, "--offline", "--data-dir", str(plugin.data_dir))
+    offline = await vq(client, *argv, "--offline", "--data-dir", str(plugin.dirs.data))
     assert offline.code == 0, offline.err
     assert "checks (installed models, node inputs) were skipped" in offline.err
     jobs = [await job(client, j["id"]) for j in (via_api, online.json(), offline.json())]
@@ -375,7 +375,7 @@ async def test_workflows_list_and_describe(client: Any) -> None:
 
 async def test_offline_auto_falls_back_when_comfyui_is_unreachable(client: Any, plugin: Any, stills: Any) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    r = await vq(client, "submit", "smoke-image", str(stills), "--offline=auto", "--data-dir", str(plugin.data_dir),
+    r = await vq(client, "submit", "smoke-image", str(stills), "--offline=auto", "--data-dir", str(plugin.dirs.data),
                  "--json", url=url)
     assert r.code == 0, r.err
     assert "not reachable" in r.err and "--offline=auto" in r.err

@@ -58,7 +58,7 @@ async def test_a_handler_that_breaks_in_process_switches_to_the_fallback(comfy: 
     async def broken_handler(request: Any) -> Any:
         raise AttributeError("'_InProcessRequest' object has no attribute 'transport'")
 
-    plugin.bridge._post_prompt = broken_handler
+    plugin.host._post_prompt = broken_handler
     created = await submit(client, [upscale(1.3)])
     done = await wait_job(client, created["id"], {"succeeded", "failed"})
     assert done["status"] == "succeeded"

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..queue.executor import Database
+from ..queue.executor import DbExecutor
 from ..errors import NotFound
 from ..queue.models import JobStatus
 from ..queue.progress import LiveProgress, WorkerState
@@ -18,7 +18,7 @@ class QueueReader:
     def __init__(
         self,
         store: SqliteQueueStore,
-        db: Database,
+        db: DbExecutor,
         live: LiveProgress,
         worker: WorkerState,
         max_in_flight: int,

@@ -12,8 +12,7 @@ runs; and ComfyUI's input/output folders are the ones the plugin recorded in the
 when ComfyUI last started (before that, the data dir's standard place:
 ``<base>/user/__video_queue`` -> ``<base>/input``, ``<base>/output``).
 
-``JobService`` takes a queue control (``nudge``, ``cancel_in_comfy``, ``set_paused``) and
-an event sink; offline there is no dispatcher and no browser, so tiny stand-ins serve.
+The objects come from ``app.build`` without a host: no dispatcher, no browsers.
 """
 
 from __future__ import annotations
@@ -32,38 +31,8 @@ SKIPPED_CHECKS = ("offline: ComfyUI's checks (installed models, node inputs) wer
                   "ComfyUI checks each prompt when it runs it")
 
 
-class _NoDispatcher:
-    """No ComfyUI in this process: nothing to nudge. The plugin's dispatcher reads the
-    database at start-up and on every poll, so the new prompts are found without it."""
-
-    def nudge(self) -> None:
-        pass
-
-    async def cancel_in_comfy(self, prompt: Any, *, reason: str = "user") -> None:
-        raise CliError("canceling a prompt inside ComfyUI needs ComfyUI running")
-
-    async def set_paused(self, paused: bool) -> None:
-        raise CliError("pausing needs ComfyUI running")
-
-
-class _NoEvents:
-    """No browsers to tell: the sidebar refetches when ComfyUI starts."""
-
-    def job(self, job_id: int) -> None:
-        pass
-
-    def prompt(self, prompt: Any) -> None:
-        pass
-
-    def queue(self) -> None:
-        pass
-
-    async def drain(self) -> None:
-        pass
-
-
 def resolve_data_dir(data_dir: str | None) -> Path:
-    from ..plugin import DB_FILE
+    from ..app import DB_FILE
 
     if not data_dir:
         raise UsageError(f"--offline needs --data-dir DIR (or VQ_DATA_DIR): {DATA_DIR_HELP}")
@@ -91,53 +60,19 @@ def comfy_dirs(data_dir: Path, recorded: dict[str, str] | None = None) -> tuple[
 class OfflineQueue:
     """The queue's services on a data dir, without ComfyUI. Use as a context manager."""
 
-    def __init__(self, data_dir: Path, *, with_submitter: bool = False) -> None:
+    def __init__(self, data_dir: Path) -> None:
         # Imported here: the online CLI never needs the store, services or aiohttp.
+        from ..app import Dirs, build, recorded_comfy_dirs
         from ..config import ConfigError, load_settings
-        from ..plugin import DB_FILE
-        from ..queue.executor import Database
         from ..queue.migrations import SchemaTooNew
-        from ..queue.progress import LiveProgress, WorkerState
-        from ..api.reader import QueueReader
-        from ..queue.service import JobService
-        from ..queue.store import SqliteQueueStore
 
-        self.data_dir = data_dir
         try:
-            self.settings = load_settings(data_dir)
-            self.store = SqliteQueueStore(data_dir / DB_FILE)
+            settings = load_settings(data_dir)
+            input_dir, output_dir = comfy_dirs(data_dir, recorded_comfy_dirs(data_dir))
+            self.app = build(settings, Dirs(data_dir, input_dir, output_dir))
         except (ConfigError, SchemaTooNew) as exc:
             raise CliError(str(exc)) from exc
-        self.db = Database()
-        self.reader = QueueReader(self.store, self.db, LiveProgress(), WorkerState(), self.settings.max_in_flight)
-        self.submitter = self._submitter() if with_submitter else None
-        self.jobs = JobService(store=self.store, db=self.db, reader=self.reader,
-                               dispatcher=_NoDispatcher(), events=_NoEvents(),
-                               settings=self.settings, submitter=self.submitter)
-
-    def _submitter(self) -> Any:
-        """The server's Submitter, wired as plugin.build wires it, minus ComfyUI."""
-        from ..plugin import SHIPPED_WORKFLOWS, UPLOADS, USER_WORKFLOWS
-        from ..files.paths import AllowedRoots
-        from ..files.staging import Stager
-        from ..queue.submit import Submitter
-        from ..workflows import Catalog
-
-        from ..plugin import COMFY_DIRS_SETTING
-
-        input_dir, output_dir = comfy_dirs(self.data_dir, self.store.get_setting(COMFY_DIRS_SETTING))
-        extra = [Path(p) for p in self.settings.allowed_roots]
-        self.catalog = Catalog([SHIPPED_WORKFLOWS, self.data_dir / USER_WORKFLOWS])
-        return Submitter(
-            catalog=self.catalog,
-            roots=lambda: AllowedRoots([input_dir, output_dir, *extra]),
-            stager=Stager(input_dir),
-            uploads_dir=input_dir / UPLOADS,
-            output_dir=output_dir,
-            preflight=None,
-            stage_by_default=self.settings.stage_on_submit,
-            max_attempts=self.settings.max_attempts,
-        )
+        self.jobs, self.catalog = self.app.jobs, self.app.workflows.catalog
 
     def run(self, make: Callable[[], Awaitable[T]]) -> T:
         async def go() -> T:
@@ -146,8 +81,7 @@ class OfflineQueue:
         return asyncio.run(go())
 
     def close(self) -> None:
-        self.db.close()
-        self.store.close()
+        self.app.close()
 
     def __enter__(self) -> OfflineQueue:
         return self
@@ -168,7 +102,7 @@ def submit_offline(args: Any, io: Any, raw_params: dict[str, str],
     from .submit import submit_body
 
     data_dir = resolve_data_dir(args.data_dir)
-    with OfflineQueue(data_dir, with_submitter=True) as queue:
+    with OfflineQueue(data_dir) as queue:
         try:
             description = queue.catalog.describe(args.workflow)
         except WorkflowNotFound as exc:

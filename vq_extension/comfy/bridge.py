@@ -31,7 +31,7 @@ from aiohttp import web
 from multidict import CIMultiDict, MultiDict
 from yarl import URL
 
-from ..queue.models import PromptError
+from ..errors import PromptError
 from .outputs import parse_outputs
 
 log = logging.getLogger("vq.bridge")
@@ -228,8 +228,8 @@ class ComfyBridge:
         body = self.server.trigger_on_prompt(body)
         number = self.server.number
         self.server.number += 1
-        prompt_id = body["prompt_id"]
-        valid = await self._validate(prompt_id, body["prompt"])
+        comfy_prompt_id = body["prompt_id"]
+        valid = await self._validate(comfy_prompt_id, body["prompt"])
         if not valid[0]:
             return 400, {"error": valid[1], "node_errors": valid[3]}
         extra_data = dict(body.get("extra_data") or {})
@@ -240,15 +240,15 @@ class ComfyBridge:
             if key in extra_data
         }
         extra_data["create_time"] = int(time.time() * 1000)
-        item: tuple[Any, ...] = (number, prompt_id, body["prompt"], extra_data, valid[2])
+        item: tuple[Any, ...] = (number, comfy_prompt_id, body["prompt"], extra_data, valid[2])
         if self.capabilities.queue_item_arity == 6:
             item += (sensitive,)
         self.server.prompt_queue.put(item)
-        return 200, {"prompt_id": prompt_id, "number": number, "node_errors": valid[3]}
+        return 200, {"prompt_id": comfy_prompt_id, "number": number, "node_errors": valid[3]}
 
-    async def _validate(self, prompt_id: str, graph: dict[str, Any]) -> tuple[Any, ...]:
+    async def _validate(self, comfy_prompt_id: str, graph: dict[str, Any]) -> tuple[Any, ...]:
         validate = self._execution.validate_prompt
-        args: tuple[Any, ...] = {1: (graph,), 2: (prompt_id, graph)}.get(self._validate_params, (prompt_id, graph, None))
+        args: tuple[Any, ...] = {1: (graph,), 2: (comfy_prompt_id, graph)}.get(self._validate_params, (comfy_prompt_id, graph, None))
         result = validate(*args)
         return await result if inspect.isawaitable(result) else result
 

@@ -3,7 +3,7 @@
 The one service behind the files routes. Every path a request names goes through the
 allowed roots first (ComfyUI has no authentication, so that check is all that stands
 between a browser on the LAN and the rest of the disk). Blocking work (scans, hashing,
-image decoding, deleting) runs in worker threads; store calls go through ``Database.run``.
+image decoding, deleting) runs in worker threads; store calls go through ``DbExecutor.run``.
 No aiohttp here: the routes turn requests into these calls.
 """
 
@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 from ..config import Settings
 from . import uploads
 from .browse import IMAGE_EXTENSIONS, MAX_SCAN, VIDEO_EXTENSIONS, FolderNotFound, browse, media_kind
-from ..queue.executor import Database
+from ..queue.executor import DbExecutor
 from ..errors import Conflict, InvalidRequest, NotFound, PathForbidden, TooLarge, UnsupportedMedia
 from .paths import AllowedRoots, PathInvalid, PathNotAllowed
 from .retention import DAY, Candidate, Outcome, Retention, Survey, Tally
@@ -113,7 +113,7 @@ class FilesService:
         settings: Settings,
         catalog: Catalog,
         store: SqliteQueueStore,
-        db: Database,
+        db: DbExecutor,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.roots, self.input_dir, self.uploads_dir, self.stager = roots, input_dir, uploads_dir, stager

@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
-from ..comfy.bridge import ComfyBridge, ComfyUnavailable, Outcome
+from ..comfy.bridge import ComfyUnavailable, Outcome
 from ..config import Settings
-from .executor import Database
-from ..api.events import EventPublisher
-from .models import IN_COMFY, JobStatus, PromptError, PromptStatus
+from .executor import DbExecutor
+from ..errors import PromptError
+from .models import IN_COMFY, JobStatus, PromptStatus
+from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
 from .records import LogLine, PromptRecord, Transition
 from .store import SqliteQueueStore
@@ -39,13 +40,14 @@ class Dispatcher:
         self,
         *,
         store: SqliteQueueStore,
-        db: Database,
-        bridge: ComfyBridge,
-        events: EventPublisher,
+        db: DbExecutor,
+        bridge: Bridge,
+        events: EventSink,
         live: LiveProgress,
         worker: WorkerState,
         settings: Settings,
         input_problem: Callable[[str], str | None] | None = None,
+        on_job_succeeded: Callable[[int], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.db, self.bridge, self.events = store, db, bridge, events
@@ -58,8 +60,7 @@ class Dispatcher:
         self._missing_since: dict[int, float] = {}
         self._interrupted_at: dict[int, float] = {}
         self._blocked_until = 0.0
-        # Called once a job has fully succeeded (e.g. the `_processed` move); set by the wiring.
-        self.on_job_succeeded: Callable[[int], Awaitable[None]] | None = None
+        self.on_job_succeeded = on_job_succeeded  # once a job has fully succeeded (the `_processed` move)
         self._after_tasks: set[asyncio.Task[None]] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -140,16 +141,16 @@ class Dispatcher:
             return
         snapshot = self.bridge.snapshot()  # queue first, then history: never a false "missing"
         for prompt in in_comfy:
-            cpid = prompt.comfy_prompt_id or ""
-            if cpid in snapshot.running:
+            comfy_prompt_id = prompt.comfy_prompt_id or ""
+            if comfy_prompt_id in snapshot.running:
                 self._missing_since.pop(prompt.id, None)
                 await self._while_running(prompt, now)
-            elif cpid in snapshot.pending:
+            elif comfy_prompt_id in snapshot.pending:
                 self._missing_since.pop(prompt.id, None)
-                if prompt.status is P.CANCELING and self.bridge.delete_pending(cpid):
+                if prompt.status is P.CANCELING and self.bridge.delete_pending(comfy_prompt_id):
                     await self._apply(prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
             else:
-                outcome = self.bridge.outcome(cpid)
+                outcome = self.bridge.outcome(comfy_prompt_id)
                 if outcome is not None:
                     self._missing_since.pop(prompt.id, None)
                     await self._finish(prompt, outcome, now)
@@ -234,30 +235,30 @@ class Dispatcher:
 
     async def _submit(self, prompt: PromptRecord, now: float) -> bool:
         """Hand one claimed prompt to ComfyUI; False when ComfyUI cannot take work now."""
-        cpid = prompt.comfy_prompt_id or ""
-        self._tracked[cpid] = prompt
+        comfy_prompt_id = prompt.comfy_prompt_id or ""
+        self._tracked[comfy_prompt_id] = prompt
         self.bridge.watch(self._tracked.keys())
         if prompt.staged_name and self.input_problem is not None:
             problem = await asyncio.to_thread(self.input_problem, prompt.staged_name)
             if problem is not None:
-                self._tracked.pop(cpid, None)
+                self._tracked.pop(comfy_prompt_id, None)
                 error = PromptError("missing_input", f"{problem} (original: {prompt.input_file})")
                 await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
                 return True
         graph = await self.db.run(self.store.get_graph, prompt.id)
         extra = {"vq": {"job_id": prompt.job_id, "prompt_id": prompt.id, "attempt": prompt.attempt}}
         try:
-            result = await self.bridge.submit(graph or {}, comfy_prompt_id=cpid, extra_data=extra)
+            result = await self.bridge.submit(graph or {}, comfy_prompt_id=comfy_prompt_id, extra_data=extra)
         except ComfyUnavailable as exc:
             return await self._put_back(prompt, now, str(exc))
         except Exception as exc:
             log.exception("vq: submitting prompt %s failed", prompt.id)
             error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
-            self._tracked.pop(cpid, None)
+            self._tracked.pop(comfy_prompt_id, None)
             await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
             return True
         if not result.accepted:
-            self._tracked.pop(cpid, None)
+            self._tracked.pop(comfy_prompt_id, None)
             error = result.error or PromptError("invalid_prompt", "ComfyUI refused the prompt")
             await self._apply(prompt, P.FAILED, now, "invalid", f"ComfyUI refused it: {error.message}",
                               error=error, level="error")
@@ -289,11 +290,11 @@ class Dispatcher:
         now = self.clock()
         pulled = 0
         for prompt in await self.db.run(self.store.prompts_in, [P.QUEUED]):
-            cpid = prompt.comfy_prompt_id or ""
-            if self.bridge.delete_pending(cpid):
-                self._tracked.pop(cpid, None)
+            comfy_prompt_id = prompt.comfy_prompt_id or ""
+            if self.bridge.delete_pending(comfy_prompt_id):
+                self._tracked.pop(comfy_prompt_id, None)
                 line = LogLine("paused", "taken back out of ComfyUI's queue (queue paused)")
-                t = await self.db.run(self.store.pull_back, prompt.id, cpid, now, log=line)
+                t = await self.db.run(self.store.pull_back, prompt.id, comfy_prompt_id, now, log=line)
                 if t:
                     pulled += 1
                     self._record(t, line)
@@ -304,16 +305,16 @@ class Dispatcher:
         """Cancel a queued or running prompt: delete it if ComfyUI has not started it,
         else interrupt exactly it and let the reconciler confirm."""
         now = self.clock()
-        cpid = prompt.comfy_prompt_id or ""
-        if prompt.status is P.QUEUED and reason == "user" and self.bridge.delete_pending(cpid):
-            self._tracked.pop(cpid, None)
+        comfy_prompt_id = prompt.comfy_prompt_id or ""
+        if prompt.status is P.QUEUED and reason == "user" and self.bridge.delete_pending(comfy_prompt_id):
+            self._tracked.pop(comfy_prompt_id, None)
             return await self._apply(prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
         t = await self._apply(prompt, P.CANCELING, now, "canceling",
                               "timed out; interrupting it" if reason == "timeout" else "interrupting it",
                               cancel_reason=reason)
         if t is not None:
             self._interrupted_at[prompt.id] = now
-            if not self.bridge.interrupt(cpid) and self.bridge.delete_pending(cpid):
+            if not self.bridge.interrupt(comfy_prompt_id) and self.bridge.delete_pending(comfy_prompt_id):
                 # it had not started after all: nothing to interrupt
                 return await self._apply(t.prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
             self.nudge()

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-class Database:
+class DbExecutor:
     def __init__(self) -> None:
         # One thread: SQLite serializes writers anyway, and one thread keeps ordering simple.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vq-db")

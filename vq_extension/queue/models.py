@@ -9,9 +9,9 @@ a prompt.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+
 from enum import Enum
-from typing import Any
+
 
 
 class PromptStatus(str, Enum):
@@ -92,34 +92,3 @@ def derive_job_status(counts: Mapping[PromptStatus, int]) -> JobStatus:
     return JobStatus.PENDING
 
 
-@dataclass(frozen=True)
-class PromptError:
-    """Why a prompt failed, in ComfyUI's own words where it gave any."""
-
-    type: str
-    message: str
-    node_id: str | None = None
-    node_type: str | None = None
-    traceback: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "message": self.message,
-            "node_id": self.node_id,
-            "node_type": self.node_type,
-            "traceback": list(self.traceback),
-            "details": dict(self.details),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PromptError:
-        return cls(
-            type=str(data.get("type", "error")),
-            message=str(data.get("message", "")),
-            node_id=data.get("node_id"),
-            node_type=data.get("node_type"),
-            traceback=list(data.get("traceback") or []),
-            details=dict(data.get("details") or {}),
-        )

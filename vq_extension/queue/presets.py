@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api.views import iso
 from ..errors import Conflict, InvalidRequest, NotFound
-from .executor import Database
+from .executor import DbExecutor
 from .records import NewPreset, PresetRecord
 from .store import SqliteQueueStore
 
@@ -23,7 +23,7 @@ def preset_view(p: PresetRecord) -> dict[str, Any]:
 
 
 class PresetService:
-    def __init__(self, store: SqliteQueueStore, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: SqliteQueueStore, db: DbExecutor, clock: Callable[[], float] = time.time) -> None:
         self.store, self.db, self.clock = store, db, clock
 
     async def list(self, kind: str, mode: str) -> dict[str, Any]:

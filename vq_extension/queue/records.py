@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import JobStatus, PromptError, PromptStatus
+from ..errors import PromptError
+from .models import JobStatus, PromptStatus
 
 
 @dataclass(frozen=True)

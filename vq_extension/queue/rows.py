@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .models import JobStatus, PromptError, PromptStatus
+from ..errors import PromptError
+from .models import JobStatus, PromptStatus
 from .records import AttemptRecord, AuditEntry, JobRecord, LogEntry, PresetRecord, PromptRecord
 
 

@@ -7,14 +7,14 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ..config import Settings
-from .executor import Database
+from .executor import DbExecutor
 from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
 from .models import RETRYABLE, PromptStatus
 from ..files.processed import move_to_processed
-from ..api.reader import QueueReader
+from .ports import EventSink, QueueControl, Reader
 from .records import LogLine, NewJob, NewPrompt, PromptRecord, Transition
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
@@ -22,33 +22,13 @@ from .submit import Submitter, WorkflowRequest
 P = PromptStatus
 
 
-class QueueControl(Protocol):
-    """What the service needs of the dispatcher (the CLI's offline mode has none running)."""
-
-    def nudge(self) -> None: ...
-
-    async def cancel_in_comfy(self, prompt: PromptRecord, *, reason: str = "user") -> Transition | None: ...
-
-    async def set_paused(self, paused: bool) -> None: ...
-
-
-class EventSink(Protocol):
-    """Where changes are announced to browsers (``events.EventPublisher`` in ComfyUI)."""
-
-    def job(self, job_id: int) -> None: ...
-
-    def prompt(self, prompt: PromptRecord) -> None: ...
-
-    def queue(self) -> None: ...
-
-
 class JobService:
     def __init__(
         self,
         *,
         store: SqliteQueueStore,
-        db: Database,
-        reader: QueueReader,
+        db: DbExecutor,
+        reader: Reader,
         dispatcher: QueueControl,
         events: EventSink,
         settings: Settings,
@@ -203,20 +183,6 @@ class JobService:
 
     # --- after a job ----------------------------------------------------------------------
 
-    async def after_success(self, job_id: int) -> None:
-        """Move a finished job's source files into ``_processed/`` when it asked for that."""
-        job = await self.db.run(self.store.get_job, job_id)
-        if job is None or not job.options.get("move_processed"):
-            return
-        prompts = await self.db.run(self.store.job_prompts, job_id)
-        sources = [Path(p.input_file) for p in prompts if p.input_file]
-        for moved in await asyncio.to_thread(move_to_processed, sources):
-            if moved.target is not None:
-                message, level = f"moved {moved.source} to {moved.target}", "info"
-            else:
-                message, level = f"could not move {moved.source} to _processed: {moved.problem}", "warning"
-            await self.db.run(self.store.log, job_id, "processed", message, self.clock(), level=level)
-
     # --- helpers ---------------------------------------------------------------------------
 
     async def _prompt(self, prompt_id: int) -> PromptRecord:
@@ -259,3 +225,22 @@ def find_seed(graph: dict[str, Any]) -> int | None:
                 return value
     return None
 
+
+class ProcessedMover:
+    """After a job fully succeeded: move its source files into ``_processed/`` when it asked for that."""
+
+    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, clock: Callable[[], float] = time.time) -> None:
+        self.store, self.db, self.clock = store, db, clock
+
+    async def __call__(self, job_id: int) -> None:
+        job = await self.db.run(self.store.get_job, job_id)
+        if job is None or not job.options.get("move_processed"):
+            return
+        prompts = await self.db.run(self.store.job_prompts, job_id)
+        sources = [Path(p.input_file) for p in prompts if p.input_file]
+        for moved in await asyncio.to_thread(move_to_processed, sources):
+            if moved.target is not None:
+                message, level = f"moved {moved.source} to {moved.target}", "info"
+            else:
+                message, level = f"could not move {moved.source} to _processed: {moved.problem}", "warning"
+            await self.db.run(self.store.log, job_id, "processed", message, self.clock(), level=level)

@@ -10,7 +10,7 @@ Contract (the interface a future PostgreSQL store implements too, DESIGN §8):
   token, an owner and the ComfyUI prompt id it will be submitted under.
 
 The store is synchronous and guarded by a lock; services call it through
-``Database.run`` so the event loop never waits on disk.
+``DbExecutor.run`` so the event loop never waits on disk.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import Any
 from . import rows as rowmap
 from . import sql as Q
 from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
-from .models import ACTIONABLE_ORDER, JobStatus, PromptError, PromptStatus, derive_job_status
+from ..errors import PromptError
+from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus, derive_job_status
 from .records import (
     AttemptRecord,
     AuditEntry,

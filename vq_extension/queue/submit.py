@@ -27,7 +27,7 @@ from ..workflows import (
     resolve_params,
 )
 from ..errors import InvalidRequest, NotFound, PathForbidden
-from .models import PromptError
+from ..errors import PromptError
 from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
 from .records import NewJob, NewPrompt
 from ..files.staging import Stager, StagedFile, StagingError

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pytest
 
+from vq_extension.errors import PromptError
 from vq_extension.queue.models import (
     ACTIONABLE_ORDER,
     ACTIVE,
@@ -19,7 +20,6 @@ from vq_extension.queue.models import (
     RETRYABLE,
     TERMINAL,
     JobStatus,
-    PromptError,
     PromptStatus,
     can_transition,
     derive_job_status,

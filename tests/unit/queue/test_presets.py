@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vq_extension.errors import Conflict, InvalidRequest, NotFound
-from vq_extension.queue.executor import Database
+from vq_extension.queue.executor import DbExecutor
 from vq_extension.queue.presets import PresetService
 from vq_extension.queue.records import NewPreset
 from vq_extension.queue.store import SqliteQueueStore
@@ -16,7 +16,7 @@ from vq_extension.queue.store import SqliteQueueStore
 @pytest.fixture
 def service(tmp_path: Path):
     store = SqliteQueueStore(tmp_path / "vq.sqlite3")
-    db = Database()
+    db = DbExecutor()
     ticks = iter(range(1000, 2000))
     yield PresetService(store, db, clock=lambda: float(next(ticks)))
     db.close()

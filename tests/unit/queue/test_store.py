@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from vq_extension.errors import PromptError
 from vq_extension.queue.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from vq_extension.queue.models import (
     ACTIONABLE_ORDER,
     ALLOWED_FROM,
     TERMINAL,
     JobStatus,
-    PromptError,
     PromptStatus,
     derive_job_status,
 )
