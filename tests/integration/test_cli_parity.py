@@ -341,7 +341,7 @@ async def test_dry_run_via_api_and_cli_plan_the_same_prompts(client: Any, stills
     assert r.code == 0 and r.json() == api
     human = await vq(client, "submit", "smoke-image", str(stills), "--tries", "2", "--seed", "5", "--dry-run")
     assert human.out.startswith("Dry run: job ") and "would queue 6 prompts; nothing was queued." in human.out
-    assert f"{stills}/img1.png    1     6" in human.out
+    assert f"{stills}/img1.png    2     6" in human.out  # try 2 (tries count from 1) has seed + 1
     verbose = await vq(client, "submit", "smoke-image", str(stills), "--dry-run", "-v")
     assert '"class_type": "LoadImage"' in verbose.out
     assert (await (await client.get("/api/vq/v1/jobs")).json())["total"] == 0

@@ -30,7 +30,7 @@ export function createPerImage(ctx) {
   /** @param {Array<{path, name, kind?}>} files the batch's files (controller.batchFiles) */
   function update({ ws, modeId, ms, desc, values }, files) {
     const fields = desc ? promptFields(desc, values) : [];
-    const usable = desc && fields.length && inputNeed(modeId, desc) !== "none";
+    const usable = desc && fields.length && inputNeed(modeId, desc) === "many"; // one image: the form's prompt is its own
     setHidden(el, !usable);
     if (!usable) return;
     const on = ms.promptMode === PER_IMAGE;
