@@ -446,3 +446,21 @@ def test_screenshots_of_every_mode_in_dark_and_light(ui):
     finally:
         page.evaluate(SET_PALETTE, "dark")
         page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def test_per_image_prompts_feed_each_prompt(ui):
+    view = choose_mode(ui, "batch_video", "smoke-video")
+    view.locator("[data-testid=folder-input]").fill("")
+    drop_images(view, ["per_a.png", "per_b.png"], offset=30)
+    expect(view.locator("[data-testid=thumb]")).to_have_count(2)
+    view.locator("[data-testid=per-image-toggle]").check()
+    rows = view.locator("[data-testid=per-image-row]")
+    expect(rows).to_have_count(2)
+    rows.filter(has_text="per_a.png").locator("textarea").fill("only for a")  # uploads finish in any order
+    view.locator("[data-testid=field-positive_prompt]").fill("everyone else")
+    view.locator("[data-testid=option-name]").fill("submit per image")
+    job = submit_and_wait(ui, view, max_job_id(ui))
+    texts = {p["input_file"].rsplit("/", 1)[-1]: p["params"]["positive_prompt"] for p in job["prompts"]}
+    assert texts == {"per_a.png": "only for a", "per_b.png": "everyone else"}
+    view.locator("[data-testid=per-image-toggle]").uncheck()
+    view.locator("[data-testid=clear-dropped]").click()
