@@ -17,6 +17,7 @@ from .api.reader import QueueReader
 from .comfy.bridge import ComfyBridge
 from .config import Settings
 from .errors import Unavailable
+from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
 from .files.staging import Stager
@@ -57,6 +58,7 @@ class App:
     jobs: JobService
     workflows: WorkflowService
     files: FilesService
+    staging: StagingCleanup
     presets: PresetService
     submitter: Submitter
     host: ComfyBridge | None
@@ -69,10 +71,10 @@ class App:
         await self.workflows.reload()
         if self.dispatcher is not None:
             await self.dispatcher.start()
-        self.files.start_sweeps()
+        self.staging.start_sweeps()
 
     async def stop(self) -> None:
-        await self.files.stop_sweeps()
+        await self.staging.stop_sweeps()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         self.close()
@@ -135,10 +137,12 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         events, control = NoBrowsers(), NoComfyUI()
     jobs = JobService(store=store, db=db, reader=reader, dispatcher=control, events=events, settings=settings,
                       submitter=submitter)
-    files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, stager=stager,
-                         settings=settings, catalog=workflows.catalog, store=store, db=db)
+    files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, settings=settings,
+                         catalog=workflows.catalog)
+    staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
+                             store=store, db=db)
     presets = PresetService(store, db)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, presets, submitter, host, dispatcher)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, host, dispatcher)
 
 
 def recorded_comfy_dirs(data_dir: Path) -> dict[str, str] | None:

@@ -16,44 +16,23 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from .api import requests as schemas
-from .files.service import (
-    BrowseQuery,
-    CleanupBody,
-    FilesService,
-    NormalizePath,
-    StagingQuery,
-    ThumbnailQuery,
-    UploadQuery,
-)
-from .errors import InvalidRequest, PathForbidden, VqError
 from .api.reader import QueueReader
+from .api.spec import PREFIX, AlsoOk, RouteSpec
+from .errors import InvalidRequest, PathForbidden, VqError
+from .files.cleanup import StagingCleanup
+from .files.service import FilesService
 from .queue.presets import PresetService
 from .queue.records import NewPreset
 from .queue.service import JobService
 from .workflows.service import WorkflowService
 
 log = logging.getLogger("vq.routes")
-PREFIX = "/vq/v1"
 
 # Browsers send these cross-site without a CORS preflight; a body-less POST must refuse them.
 SIMPLE_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    method: str
-    path: str
-    summary: str
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    status: int = 200
-    # The answer's model in ``api.responses``, by name: only the OpenAPI document needs the
-    # models, and building them costs a third of the plugin's import time.
-    response: str | None = None
-    raw: bool = False  # the handler reads the request itself (multipart) and gets it as `request`
 
 
 @dataclass(frozen=True)
@@ -71,6 +50,7 @@ class Services(Protocol):
     reader: QueueReader
     workflows: WorkflowService
     files: FilesService
+    staging: StagingCleanup
     presets: PresetService
 
     async def health(self) -> dict[str, Any]: ...
@@ -80,11 +60,11 @@ Handler = Callable[..., Awaitable[Any]]
 SPECS: list[tuple[RouteSpec, Handler]] = []
 
 
-def route(method: str, path: str, summary: str, *, body: type[BaseModel] | None = None,
-          query: type[BaseModel] | None = None, status: int = 200,
-          response: str | None = None, raw: bool = False) -> Callable[[Handler], Handler]:
+def route(method: str, path: str, summary: str, **facts: Any) -> Callable[[Handler], Handler]:
+    """Add the handler to the table; ``facts`` are ``RouteSpec`` fields."""
+
     def register(fn: Handler) -> Handler:
-        SPECS.append((RouteSpec(method, PREFIX + path, summary, body, query, status, response, raw), fn))
+        SPECS.append((RouteSpec(method, PREFIX + path, summary, **facts), fn))
         return fn
 
     return register
@@ -182,7 +162,9 @@ async def list_jobs(api: Services, query: schemas.ListJobs) -> dict[str, Any]:
 
 
 @route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
-       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail")
+       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail",
+       errors=(403, 404, 503), conflicts=False,
+       also_ok=AlsoOk(200, "DryRun", "dry_run: true: the prompts that would be queued; nothing queued"))
 async def submit_job(api: Services, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
@@ -245,8 +227,9 @@ async def list_presets(api: Services, query: schemas.PresetQuery) -> dict[str, A
     return await api.presets.list(query.kind, query.mode)
 
 
-@route("POST", "/presets", "Save a preset (409 when the name is taken and overwrite is not set; 200 when "
-       "it replaced one)", body=schemas.SavePreset, status=201, response="Preset")
+@route("POST", "/presets", "Save a preset (409 when the name is taken and overwrite is not set)",
+       body=schemas.SavePreset, status=201, response="Preset",
+       also_ok=AlsoOk(200, "Preset", "overwrite: true replaced the preset of the same name"))
 async def save_preset(api: Services, body: schemas.SavePreset) -> dict[str, Any] | Reply:
     new = NewPreset(name=body.name, kind=body.kind, mode=body.mode, workflow=body.workflow, payload=body.payload,
                     prompt_preset_id=body.prompt_preset_id)
@@ -260,7 +243,7 @@ async def update_preset(api: Services, preset_id: int, body: schemas.PatchPreset
     return await api.presets.update(preset_id, body.model_dump(include=body.model_fields_set))
 
 
-@route("DELETE", "/presets/{preset_id}", "Delete a preset", response="PresetDeleted")
+@route("DELETE", "/presets/{preset_id}", "Delete a preset", response="PresetDeleted", conflicts=False)
 async def delete_preset(api: Services, preset_id: int) -> dict[str, Any]:
     return await api.presets.delete(preset_id)
 
@@ -270,12 +253,12 @@ async def queue_state(api: Services) -> dict[str, Any]:
     return await api.reader.queue_state()
 
 
-@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI", response="QueueState")
+@route("POST", "/queue/pause", "Stop dispatching; take unstarted prompts back out of ComfyUI", response="QueueState", conflicts=False)
 async def pause(api: Services) -> dict[str, Any]:
     return await api.jobs.pause()
 
 
-@route("POST", "/queue/resume", "Resume dispatching", response="QueueState")
+@route("POST", "/queue/resume", "Resume dispatching", response="QueueState", conflicts=False)
 async def resume(api: Services) -> dict[str, Any]:
     return await api.jobs.resume()
 
@@ -290,21 +273,22 @@ async def clear(api: Services, body: schemas.ClearQueue) -> dict[str, Any]:
 
 
 @route("POST", "/paths/normalize", "Check a pasted path: its normalized form, whether it exists and how many "
-       "input files it holds for a workflow (outside the allowed roots: 403)", body=NormalizePath,
-       response="NormalizedPath")
-async def normalize_path(api: Services, body: NormalizePath) -> dict[str, Any]:
-    return await api.files.normalize(body)
+       "input files it holds for a workflow (outside the allowed roots: 403)", body=schemas.NormalizePath,
+       response="NormalizedPath", errors=(403,), conflicts=False)
+async def normalize_path(api: Services, body: schemas.NormalizePath) -> dict[str, Any]:
+    return await api.files.normalize(body.path, body.workflow)
 
 
 @route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
-       "(default: ComfyUI's input folder)", query=BrowseQuery, response="FolderListing")
-async def browse_folder(api: Services, query: BrowseQuery) -> dict[str, Any]:
-    return await api.files.browse(query)
+       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404))
+async def browse_folder(api: Services, query: schemas.BrowseQuery) -> dict[str, Any]:
+    return await api.files.browse(query.path, query.workflow, query.extensions, query.limit)
 
 
-@route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=ThumbnailQuery, raw=True)
-async def thumbnail(api: Services, query: ThumbnailQuery, request: web.Request) -> web.Response:
-    thumb = await api.files.thumbnail(query, request.headers.get("If-None-Match"))
+@route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=schemas.ThumbnailQuery, raw=True,
+       content_type="image/webp", errors=(403, 404, 415))
+async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.Request) -> web.Response:
+    thumb = await api.files.thumbnail(query.path, query.size, request.headers.get("If-None-Match"))
     headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=3600"}
     if thumb.data is None:
         return web.Response(status=304, headers=headers)
@@ -312,8 +296,9 @@ async def thumbnail(api: Services, query: ThumbnailQuery, request: web.Request) 
 
 
 @route("POST", "/uploads", "Upload one image or video (multipart/form-data, streamed to disk; an optional "
-       "subfolder field goes before the file)", query=UploadQuery, status=201, response="UploadResult", raw=True)
-async def upload(api: Services, query: UploadQuery, request: web.Request) -> dict[str, Any]:
+       "subfolder field goes before the file)", query=schemas.UploadQuery, status=201, response="UploadResult", raw=True,
+       errors=(403, 413, 415), conflicts=False)
+async def upload(api: Services, query: schemas.UploadQuery, request: web.Request) -> dict[str, Any]:
     _refuse_cross_origin(request)
     api.files.refuse_if_too_large(request.content_length)
     if request.content_type != "multipart/form-data":
@@ -338,15 +323,15 @@ async def upload(api: Services, query: UploadQuery, request: web.Request) -> dic
 
 
 @route("GET", "/staging", "Staged inputs: files and bytes, referenced vs reclaimable; retention settings; "
-       "recent cleanup audit entries", query=StagingQuery, response="StagingUsage")
-async def staging_usage(api: Services, query: StagingQuery) -> dict[str, Any]:
-    return await api.files.staging_usage(query)
+       "recent cleanup audit entries", query=schemas.StagingQuery, response="StagingUsage")
+async def staging_usage(api: Services, query: schemas.StagingQuery) -> dict[str, Any]:
+    return await api.staging.usage(query.audit)
 
 
 @route("POST", "/staging/cleanup", "Remove staged inputs that no live prompt needs and that are past retention "
-       "(dry_run, the default, only lists them)", body=CleanupBody, response="CleanupResult")
-async def staging_cleanup(api: Services, body: CleanupBody) -> dict[str, Any]:
-    return await api.files.cleanup(body.is_dry_run)
+       "(dry_run, the default, only lists them)", body=schemas.CleanupBody, response="CleanupResult")
+async def staging_cleanup(api: Services, body: schemas.CleanupBody) -> dict[str, Any]:
+    return await api.staging.cleanup(body.is_dry_run)
 
 
 def _refuse_cross_origin(request: web.Request) -> None:
@@ -393,13 +378,13 @@ async def describe_workflow(api: Services, name: str) -> dict[str, Any]:
 
 
 @route("POST", "/workflows/reload", "Re-read workflow definitions and ComfyUI's node schemas",
-       response="WorkflowReload")
+       response="WorkflowReload", conflicts=False)
 async def reload_workflows(api: Services) -> dict[str, Any]:
     return await api.workflows.reload()
 
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")
 async def openapi_document(api: Services) -> dict[str, Any]:
-    from .api.openapi import document  # late: openapi.py reads SPECS, which this module fills
+    from .api.openapi import document  # late: only this route needs the response models
 
-    return document()
+    return document(SPECS)

@@ -31,10 +31,10 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fixtures.fakecomfy.captured import load_comfy_json
 from tests.fixtures.fakecomfy.host import FakeComfy
 from tests.fixtures.fakecomfy.main import serve
 from tests.fixtures.fakecomfy.profiles import PROFILES
-from tests.fixtures.fakecomfy.captured import load_comfy_json
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN_LINK = "video-queue"  # any name works: the plugin never hard-codes its folder

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import REPO
 from tests.fixtures.fakecomfy import FakeComfy
+from tests.helpers import REPO
 
 PROFILES = ["0.3.64", "0.8.0", "newer"]
 

@@ -7,9 +7,14 @@ from typing import Any
 import pytest
 
 from tests.helpers import comfy_graph
-
-from tests.integration.helpers import job, submit, upscale, wait_for, wait_job, wait_prompt
-
+from tests.integration.helpers import (
+    job,
+    submit,
+    upscale,
+    wait_for,
+    wait_job,
+    wait_prompt,
+)
 
 
 def slow(comfy: Any, seconds: float = 3.0, steps: int = 30) -> None:

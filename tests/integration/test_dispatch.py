@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.helpers import comfy_graph
-
 from tests.integration.helpers import job, submit, upscale, wait_for, wait_job
 
 

@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from tests.helpers import REPO
-
 from tests.integration.helpers import upscale
 
 pytestmark = pytest.mark.slow

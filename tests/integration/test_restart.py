@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.fixtures.fakecomfy import FakeComfy
 from tests.helpers import REPO
-
 from tests.integration.helpers import submit, upscale, wait_job, wait_prompt
 
 

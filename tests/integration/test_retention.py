@@ -70,7 +70,7 @@ async def test_finished_jobs_keep_their_files_for_the_retention_then_dry_run_and
     assert now["reclaimable"] == {"files": 0, "bytes": 0} and now["retention_days"] == 7
     assert (await cleanup(client))["files"] == []
 
-    plugin.files.clock = later(8)
+    plugin.staging.clock = later(8)
     assert (await usage(client))["reclaimable"] == {"files": 3, "bytes": size}
     dry = await cleanup(client)
     assert dry["dry_run"] is True and dry["bytes"] == dry["freed_bytes"] == size
@@ -92,7 +92,7 @@ async def test_files_of_live_prompts_are_never_candidates(client: Any, comfy: An
     await plugin.jobs.pause()
     resp = await client.post(f"{API}/jobs", json={"workflow": "smoke-image", "input": str(batch)})
     assert resp.status == 201
-    plugin.files.clock = later(365)
+    plugin.staging.clock = later(365)
     now = await usage(client)
     assert now["referenced"]["files"] == 3 and now["reclaimable"]["files"] == 0, "img0 is shared with a live job"
     assert (await cleanup(client, {"dry_run": False}))["files"] == []
@@ -102,7 +102,7 @@ async def test_files_of_live_prompts_are_never_candidates(client: Any, comfy: An
 async def test_a_failed_deletion_is_reported_and_a_rerun_finishes(client: Any, comfy: Any, plugin: Any,
                                                                   batch: Path) -> None:
     await run_job(client, str(batch))
-    plugin.files.clock = later(8)
+    plugin.staging.clock = later(8)
     stuck = sorted(staged(comfy))[0]
 
     def unlink(path: Path) -> None:
@@ -110,14 +110,14 @@ async def test_a_failed_deletion_is_reported_and_a_rerun_finishes(client: Any, c
             raise PermissionError(errno.EACCES, "Permission denied")
         os.unlink(path)
 
-    plugin.files.retention.unlink = unlink
+    plugin.staging.retention.unlink = unlink
     first = await cleanup(client, {"apply": True})  # what `vq cleanup --apply` sends
     assert len(first["files"]) == 2
     assert [(f["path"], f["error"]) for f in first["failed"]] == [(str(stuck), "Permission denied")]
     assert staged(comfy) == {stuck}
     assert [e["result"] for e in (await usage(client))["audit"] if e["path"] == str(stuck)] == ["failed"]
 
-    plugin.files.retention.unlink = os.unlink
+    plugin.staging.retention.unlink = os.unlink
     second = await cleanup(client, {"apply": True})
     assert [f["path"] for f in second["files"]] == [str(stuck)] and second["failed"] == []
     assert staged(comfy) == set()
@@ -129,7 +129,7 @@ async def test_a_hard_linked_upload_frees_nothing_while_the_upload_exists(client
     uploads.mkdir(parents=True)
     (uploads / "up.png").write_bytes((batch / "img0.png").read_bytes())
     await run_job(client, str(uploads / "up.png"))
-    plugin.files.clock = later(8)
+    plugin.staging.clock = later(8)
     [entry] = (await cleanup(client))["files"]
     assert entry["shared"] is True
     assert (await cleanup(client))["freed_bytes"] == 0
@@ -144,7 +144,7 @@ async def test_leftover_temp_and_partial_upload_files_are_swept(client: Any, com
     tmp.write_bytes(b"1" * 10)
     part.write_bytes(b"2" * 20)
     assert (await cleanup(client))["files"] == [], "written just now: maybe still in use"
-    plugin.files.clock = lambda: time.time() + 2 * 3600
+    plugin.staging.clock = lambda: time.time() + 2 * 3600
     assert (await usage(client))["leftovers"] == {"files": 2, "bytes": 30}
     done = await cleanup(client, {"dry_run": False})
     assert {(f["kind"], f["path"]) for f in done["files"]} == {("temp", str(tmp)), ("partial_upload", str(part))}
@@ -154,7 +154,7 @@ async def test_leftover_temp_and_partial_upload_files_are_swept(client: Any, com
 async def test_cleanup_options_and_conflicts(client: Any, comfy: Any, plugin: Any, tmp_path: Path) -> None:
     err = (await cleanup(client, {"dry_run": True, "apply": True}, 400))["error"]
     assert "contradict" in err["message"]
-    async with plugin.files._cleanup_lock:
+    async with plugin.staging._cleanup_lock:
         err = (await cleanup(client, {}, 409))["error"]
         assert "already running" in err["message"]
     outside = tmp_path / "elsewhere"
@@ -163,7 +163,7 @@ async def test_cleanup_options_and_conflicts(client: Any, comfy: Any, plugin: An
     victim.write_bytes(b"x")
     (Path(comfy.paths.input_directory) / "vq").mkdir()
     (Path(comfy.paths.input_directory) / "vq" / "staged").symlink_to(outside, target_is_directory=True)
-    plugin.files.clock = later(30)
+    plugin.staging.clock = later(30)
     err = (await cleanup(client, {"dry_run": False}, 409))["error"]
     assert "outside the allowed roots" in err["message"] and "allowed_roots" in err["message"]
     assert victim.exists()
@@ -171,16 +171,16 @@ async def test_cleanup_options_and_conflicts(client: Any, comfy: Any, plugin: An
 
 async def test_the_periodic_sweep_is_off_by_default_and_runs_when_configured(client: Any, comfy: Any,
                                                                            plugin: Any, batch: Path) -> None:
-    assert plugin.files._sweeper is None and (await usage(client))["sweep_hours"] == 0
+    assert plugin.staging._sweeper is None and (await usage(client))["sweep_hours"] == 0
     await run_job(client, str(batch / "img1.png"))
-    plugin.files.clock = later(8)
+    plugin.staging.clock = later(8)
     plugin.settings.staging_sweep_hours = 0.5 / 3600  # every half second
-    plugin.files.start_sweeps()
+    plugin.staging.start_sweeps()
     try:
-        sweep = await wait_for(lambda: plugin.files.last_sweep, what="a sweep")
+        sweep = await wait_for(lambda: plugin.staging.last_sweep, what="a sweep")
         assert (sweep["removed"], sweep["failed"], sweep["error"]) == (1, 0, None)
         assert staged(comfy) == set()
         audit = (await usage(client))["audit"]
         assert audit[0]["detail"].startswith("sweep: ")
     finally:
-        await plugin.files.stop_sweeps()
+        await plugin.staging.stop_sweeps()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.integration.helpers import job, wait_job
+from tests.integration.helpers import wait_job
 
 pytestmark = pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..queue.progress import LiveProgress
-from .reader import QueueReader
 from ..queue.records import PromptRecord
+from .reader import QueueReader
 from .views import prompt_brief
 
 log = logging.getLogger("vq.events")

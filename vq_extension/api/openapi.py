@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the REST API, built from the route table
-(``routes.SPECS``) and the pydantic request (``schemas``) and response (``responses``)
+(``routes.SPECS``, whose ``RouteSpec`` carries every fact about a route) and the pydantic request (``schemas``) and response (``responses``)
 models, so it cannot describe routes that do not exist or miss ones that do.
 
 Served at ``GET /vq/v1/openapi.json``; docs/api.md is checked against it by the tests.
@@ -10,14 +10,14 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
-from . import responses
+from . import file_responses, responses, workflow_responses
+from .spec import RouteSpec
 
 REF = "#/components/schemas/{model}"
 PATH_PARAM = re.compile(r"\{(\w+)\}")
@@ -33,25 +33,6 @@ ERROR_TEXT = {
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
     503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
 }
-# Statuses that the route table cannot tell: routes that read user paths (403) or call
-# out to a dependency (503). Keyed by (method, path below /vq/v1); kept short on purpose.
-EXTRA_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("POST", "/jobs"): (403, 404, 503),  # input paths; unknown workflow; catalog or ComfyUI unavailable
-    ("POST", "/paths/normalize"): (403,),
-    ("GET", "/browse"): (403, 404),
-    ("GET", "/thumbnail"): (403, 404, 415),
-    ("POST", "/uploads"): (403, 413, 415),
-}
-# Non-GET routes that only read or toggle global state and cannot conflict.
-NO_CONFLICT = {"/queue/pause", "/queue/resume", "/workflows/reload", "/jobs", "/paths/normalize", "/uploads"}
-# Second success answers a route has besides its usual one: (status, model, description).
-EXTRA_OK: dict[tuple[str, str], tuple[int, type[BaseModel], str]] = {
-    ("POST", "/jobs"): (200, responses.DryRun, "dry_run: true: the prompts that would be queued; nothing queued"),
-    ("POST", "/presets"): (200, responses.Preset, "overwrite: true replaced the preset of the same name"),
-}
-# Routes that answer something other than JSON (``raw`` routes build their own response).
-RAW_CONTENT = {("GET", "/thumbnail"): "image/webp"}
-
 INFO = {
     "title": "vq (Video Queue) REST API",
     "version": __version__,
@@ -66,13 +47,9 @@ INFO = {
 }
 
 
-def build_document(specs: Iterable[tuple[Any, Any]] | None = None) -> dict[str, Any]:
-    """The document for ``specs`` (default: every registered route)."""
-    if specs is None:
-        from ..routes import SPECS  # late: routes.py serves this document
-
-        specs = SPECS
-    routes = [(spec, fn) for spec, fn in specs]
+def build_document(specs: Iterable[tuple[RouteSpec, Any]]) -> dict[str, Any]:
+    """The document for the route table ``specs`` ((spec, handler) pairs)."""
+    routes = list(specs)
     schemas = _component_schemas(routes)
     paths: dict[str, dict[str, Any]] = {}
     for spec, fn in routes:
@@ -95,34 +72,43 @@ def build_document(specs: Iterable[tuple[Any, Any]] | None = None) -> dict[str, 
     }
 
 
-@lru_cache(maxsize=1)
-def _cached() -> dict[str, Any]:
-    return build_document()
+_built: dict[str, Any] | None = None
 
 
-def document() -> dict[str, Any]:
-    """The served document: built once (routes are registered at import time)."""
-    return copy.deepcopy(_cached())
+def document(specs: Iterable[tuple[RouteSpec, Any]]) -> dict[str, Any]:
+    """The served document: built once (the route table is complete once routes.py is imported)."""
+    global _built
+    if _built is None:
+        _built = build_document(specs)
+    return copy.deepcopy(_built)
 
 
-def _component_schemas(routes: list[tuple[Any, Any]]) -> dict[str, Any]:
+def _component_schemas(routes: list[tuple[RouteSpec, Any]]) -> dict[str, Any]:
     """JSON schemas of every model the routes use, with refs into components."""
     models: list[tuple[type[BaseModel], str]] = [(responses.ErrorEnvelope, "serialization")]
-    models += [(model, "serialization") for _status, model, _text in EXTRA_OK.values()]
     for spec, _fn in routes:
+        also = model_named(spec.also_ok.response) if spec.also_ok else None
         for model, mode in ((spec.body, "validation"), (spec.query, "validation"),
-                            (_response_model(spec), "serialization")):
+                            (_response_model(spec), "serialization"), (also, "serialization")):
             if model is not None and (model, mode) not in models:
                 models.append((model, mode))
     _keys, top = models_json_schema(models, ref_template=REF)
     return dict(sorted(top.get("$defs", {}).items()))
 
 
-def _response_model(spec: Any) -> type[BaseModel] | None:
-    return getattr(responses, spec.response) if spec.response else None
+def _response_model(spec: RouteSpec) -> type[BaseModel] | None:
+    return model_named(spec.response) if spec.response else None
 
 
-def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+def model_named(name: str) -> type[BaseModel]:
+    """A response model by the name a ``RouteSpec`` gives."""
+    for module in (responses, workflow_responses, file_responses):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise KeyError(f"no response model named {name}")
+
+
+def _operation(spec: RouteSpec, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     name = getattr(fn, "__name__", spec.path)
     op: dict[str, Any] = {
         "operationId": name,
@@ -135,8 +121,7 @@ def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
         params += _query_params(spec.query, schemas)
     if params:
         op["parameters"] = params
-    key = (spec.method, spec.path.removeprefix("/vq/v1"))
-    raw = bool(getattr(spec, "raw", False))
+    raw = spec.raw
     if spec.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=spec.body.__name__)}}}}
@@ -149,14 +134,14 @@ def _operation(spec: Any, fn: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": spec.summary}
     if response is not None:
         ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=_name(response, schemas))}}}
-    elif key in RAW_CONTENT:
-        ok["content"] = {RAW_CONTENT[key]: {"schema": {"type": "string", "contentMediaType": RAW_CONTENT[key]}}}
+    elif spec.content_type:
+        ok["content"] = {spec.content_type: {"schema": {"type": "string", "contentMediaType": spec.content_type}}}
     else:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     answers = {str(spec.status): ok}
-    if key in EXTRA_OK:
-        status, model, text = EXTRA_OK[key]
-        answers[str(status)] = {"description": text, "content": {"application/json": {
+    if spec.also_ok:
+        model = model_named(spec.also_ok.response)
+        answers[str(spec.also_ok.status)] = {"description": spec.also_ok.when, "content": {"application/json": {
             "schema": {"$ref": REF.format(model=_name(model, schemas))}}}}
     op["responses"] = {**answers, **{
         str(status): {"$ref": f"#/components/responses/{status}"} for status in _errors(spec)}}
@@ -193,15 +178,14 @@ def _query_params(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[
     return out
 
 
-def _errors(spec: Any) -> list[int]:
-    below = spec.path.removeprefix("/vq/v1")
+def _errors(spec: RouteSpec) -> list[int]:
     has_ids = bool(PATH_PARAM.search(spec.path))
-    statuses = set(EXTRA_ERRORS.get((spec.method, below), ()))
+    statuses = set(spec.errors)
     if spec.body is not None or spec.query is not None or has_ids or spec.method != "GET":
         statuses.add(400)  # body-less POSTs refuse form posts with 400 too
     if has_ids:
         statuses.add(404)
-    if spec.method != "GET" and below not in NO_CONFLICT:
+    if spec.method != "GET" and spec.conflicts:
         statuses.add(409)
     statuses.add(500)
     return sorted(statuses)

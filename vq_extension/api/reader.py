@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..queue.executor import DbExecutor
 from ..errors import NotFound
+from ..queue.executor import DbExecutor
 from ..queue.models import JobStatus
 from ..queue.progress import LiveProgress, WorkerState
 from ..queue.store import SqliteQueueStore

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..errors import InvalidRequest
 from ..queue.models import JobStatus
 from ..queue.store import JOB_SORTS
 from ..queue.submit import WorkflowRequest
@@ -96,6 +97,58 @@ class ListJobs(Body):
 class LogQuery(Body):
     after: int = Field(0, ge=0, description="return entries with a larger id")
     limit: int = Field(500, ge=1, le=5000)
+
+
+# --- the files routes ------------------------------------------------------------------
+
+
+class NormalizePath(Body):
+    path: str = Field(..., max_length=8192, description="a path as pasted: Linux, Windows, WSL share, file:// URI")
+    workflow: str | None = Field(None, max_length=200, description="count the files this workflow would take")
+
+
+class BrowseQuery(Body):
+    path: str | None = Field(None, max_length=8192, description="folder to list; default: ComfyUI's input folder")
+    workflow: str | None = Field(None, max_length=200, description="list and count the files this workflow takes")
+    extensions: list[str] | None = Field(None, description="comma-separated, e.g. png,jpg; default: images+videos")
+    limit: int = Field(1000, ge=1, le=1000, description="folders + files returned")
+
+    @field_validator("extensions", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class ThumbnailQuery(Body):
+    path: str = Field(..., max_length=8192, description="an image inside the allowed roots")
+    size: int = Field(256, ge=32, le=512, description="longest side in pixels")
+    v: str | None = Field(None, max_length=100, description="cache key (the browse listing sets it); ignored")
+
+
+class UploadQuery(Body):
+    subfolder: str = Field("", max_length=1000, description="folder inside input/vq/uploads, e.g. batch1")
+
+
+class StagingQuery(Body):
+    audit: int = Field(20, ge=0, le=500, description="newest cleanup audit entries to include")
+
+
+class CleanupBody(Body):
+    dry_run: bool | None = Field(None, description="list what would be removed (the default)")
+    apply: bool | None = Field(None, description="the same switch, inverted (what `vq cleanup --apply` sends)")
+
+    @property
+    def is_dry_run(self) -> bool:
+        if self.dry_run is not None and self.apply is not None and self.dry_run == self.apply:
+            raise InvalidRequest("dry_run and apply contradict each other; give one of them", {"param": "dry_run"})
+        if self.dry_run is not None:
+            return self.dry_run
+        return not self.apply
+
+
+# --- presets ---------------------------------------------------------------------------
 
 
 PresetKind = Literal["prompt", "settings"]

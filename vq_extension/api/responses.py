@@ -1,5 +1,6 @@
-"""Response models of the REST API (pydantic), mirroring ``queue/views.py`` and
-docs/api.md. They exist for the OpenAPI document (``openapi.py``) and for tests that
+"""Response models of the REST API (pydantic): the queue, health and errors here; the
+workflow routes' in ``workflow_responses.py``, the files routes' in ``file_responses.py``.
+They mirror ``api/views.py`` and docs/api.md. They exist for the OpenAPI document (``openapi.py``) and for tests that
 check real answers against it; handlers still return plain dicts.
 
 Unknown fields are allowed here (a client must ignore fields it does not know, so v1
@@ -9,14 +10,12 @@ server adds without a model here fails the suite.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, Field
 
 from ..queue.models import JobStatus, PromptStatus
-
-# ISO 8601 UTC, e.g. "2026-11-25T22:31:30.123Z"
-Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+from ..timestamps import Timestamp
 
 
 class Progress(BaseModel):
@@ -202,15 +201,7 @@ class ErrorEnvelope(BaseModel):
     error: ErrorInfo
 
 
-# --- workflows (answers of workflow_service.py / workflows.Catalog.describe) -----------------
-
-
-class WorkflowSummary(BaseModel):
-    name: str
-    display_name: str
-    description: str
-    mode: Literal["video_gen", "image_gen", "video_upscale", "image_upscale"]
-    tags: list[str]
+# --- presets (answers of queue/presets.py) ----------------------------------------------
 
 
 class Preset(BaseModel):
@@ -231,252 +222,3 @@ class PresetList(BaseModel):
 
 class PresetDeleted(BaseModel):
     deleted: int
-
-
-class DefinitionProblem(BaseModel):
-    file: str
-    field: str = Field(description="dotted path in the definition; empty for the whole file")
-    reason: str
-
-
-class WorkflowList(BaseModel):
-    workflows: list[WorkflowSummary]
-    problems: list[DefinitionProblem] = Field(description="definitions that failed to load, and why")
-
-
-class WorkflowReload(BaseModel):
-    workflows: list[str] = Field(description="names of the definitions now loaded")
-    problems: list[DefinitionProblem]
-
-
-class ParamOption(BaseModel):
-    value: str | int | float | bool
-    label: str | None
-
-
-class ChainTarget(BaseModel):
-    name: str
-    label: str
-
-
-class UiHints(BaseModel):
-    widget: str | None
-    multiline: bool
-    group: str | None
-    order: int | None
-    placeholder: str | None
-    help: str | None
-    advanced: bool
-
-
-class ParamDescription(BaseModel):
-    name: str = Field(description="per-stage names hold {k}: positive_prompt_stage{k} is set as "
-                                  "positive_prompt_stage1, positive_prompt_stage2, ...")
-    label: str
-    type: Literal["text", "int", "float", "bool", "select", "image", "lora"]
-    default: Any = None
-    min: int | float | None
-    max: int | float | None
-    step: int | float | None
-    options: list[ParamOption] | None
-    options_live: bool = Field(description="options were read from ComfyUI (installed files): suggestions, "
-                                           "not a closed list")
-    options_source: str | None
-    options_error: str | None = Field(None, description="reading the live option list failed")
-    derived: str | None = Field(description="an expression: the value is computed, not set")
-    per_stage: bool
-    per_file: bool = Field(description="may be set per input file (per_file_params)")
-    removable: bool = Field(description="a LoRA that an empty value removes")
-    chain: list[ChainTarget] | None = Field(None, description="a LoRA list: one file per chain and a strength")
-    max_items: int | None = None
-    ui: UiHints
-
-
-class InputDescription(BaseModel):
-    kind: Literal["image", "video", "none"]
-    multiple: bool
-    glob: str
-    extensions: list[str]
-
-
-class ResolutionPreset(BaseModel):
-    name: str
-    label: str
-    width: int
-    height: int
-
-
-class ResolutionDescription(BaseModel):
-    default: str
-    flip: bool
-    width_param: str
-    height_param: str
-    presets: list[ResolutionPreset]
-
-
-class StagesDescription(BaseModel):
-    count_param: str
-    min: int
-    max: int
-    default: int
-
-
-class OutputDescription(BaseModel):
-    node: str
-    kind: Literal["image", "video", "audio"]
-
-
-class WorkflowDescription(BaseModel):
-    name: str
-    display_name: str
-    description: str
-    mode: Literal["video_gen", "image_gen", "video_upscale", "image_upscale"]
-    tags: list[str]
-    file: str | None = Field(description="the definition file on the ComfyUI host")
-    input: InputDescription
-    params: list[ParamDescription] = Field(description="in form order, with the resolution preset and flip")
-    groups: list[str]
-    resolution: ResolutionDescription | None
-    timing: dict[str, Any] | None = Field(description="fps, frames and seconds per stage, for auto-prompt")
-    stages: StagesDescription | None
-    prompt_params: list[str] = Field(description="declared names of the per-file (prompt) parameters")
-    default_prompt_params: list[str] = Field(description="their concrete names at the default stage count")
-    outputs: list[OutputDescription]
-
-
-class PlannedPrompt(BaseModel):
-    index: int
-    input_file: str | None
-    staged_name: str | None = Field(description="the name staging would give the file")
-    try_index: int
-    seed: int | None
-    params: dict[str, Any]
-    graph: dict[str, Any] | None = Field(description="the rendered graph (beyond 50 prompts, the first only)")
-
-
-class DryRun(BaseModel):
-    """``POST /vq/v1/jobs`` with ``dry_run: true``: answered 200, nothing queued."""
-
-    dry_run: Literal[True]
-    workflow: str | None
-    name: str
-    total: int
-    params: dict[str, Any] = Field(description="the job's resolved parameters")
-    warnings: list[str]
-    prompts: list[PlannedPrompt]
-
-
-# --- files routes: paths, browse, uploads, staging (answers of files_service.py) ---------
-
-
-class NormalizedPath(BaseModel):
-    input: str = Field(description="the text as sent")
-    path: str = Field(description="absolute, symlinks resolved")
-    allowed: bool = Field(description="always true here: a path outside the allowed roots is answered 403")
-    exists: bool
-    kind: Literal["folder", "file"] | None = Field(description="null when it does not exist (or is neither)")
-    root: str = Field(description="the allowed root it lies in")
-    workflow: str | None
-    extensions: list[str] = Field(description="the file extensions counted")
-    matching_files: int | None = Field(description="input files it holds (a file: 1 or 0); null if unknown")
-
-
-class FolderEntry(BaseModel):
-    name: str
-    path: str
-    hidden: bool = Field(description="the name starts with a dot")
-    processed: bool = Field(description="a _processed folder (finished sources are moved there)")
-    file_count: int | None = Field(description="matching files directly inside; null if unreadable")
-
-
-class FileEntry(BaseModel):
-    name: str
-    path: str
-    size: int
-    mtime: Timestamp
-    kind: Literal["image", "video"] | None
-    thumbnail_url: str | None = Field(description="images only; relative to the API base (GET /vq/v1/thumbnail)")
-
-
-class FolderListing(BaseModel):
-    path: str
-    root: str = Field(description="the allowed root this folder lies in")
-    parent: str | None = Field(description="null at the root: navigation stops there")
-    folders: list[FolderEntry]
-    files: list[FileEntry]
-    truncated: bool = Field(description="entries were left out (limit, or a huge folder)")
-    roots: list[str] = Field(description="every allowed root")
-    extensions: list[str] = Field(description="the file extensions listed")
-
-
-class UploadResult(BaseModel):
-    name: str = Field(description="final file name (sanitized; __2, __3 ... on a collision)")
-    original_filename: str = Field(description="the name the client sent")
-    subfolder: str = Field(description="relative to ComfyUI's input folder, e.g. vq/uploads")
-    type: Literal["input"]
-    path: str = Field(description="absolute; can be submitted as a workflow input")
-    size: int
-    reused: bool = Field(description="an identical file of the same name was kept instead of a new copy")
-
-
-class FileTally(BaseModel):
-    files: int
-    bytes: int
-
-
-class AuditRecord(BaseModel):
-    id: int
-    at: Timestamp
-    action: str = Field(description="delete_staged, delete_temp or delete_partial_upload")
-    path: str
-    bytes: int | None
-    result: Literal["deleted", "gone", "failed", "kept"]
-    detail: str | None
-
-
-class SweepInfo(BaseModel):
-    at: Timestamp
-    removed: int
-    freed_bytes: int
-    failed: int
-    error: str | None
-
-
-class StagingUsage(BaseModel):
-    root: str
-    files: int = Field(description="staged input files")
-    bytes: int
-    referenced: FileTally = Field(description="kept: a live prompt or an unfinished job uses them")
-    waiting: FileTally = Field(description="not needed, but within retention (or just staged)")
-    reclaimable: FileTally = Field(description="a cleanup would remove them now")
-    leftovers: FileTally = Field(description="temp and partial-upload files a cleanup would remove too")
-    retention_days: float
-    sweep_hours: float = Field(description="periodic cleanup interval; 0 = off")
-    stage_on_submit: bool
-    last_sweep: SweepInfo | None
-    audit: list[AuditRecord] = Field(description="newest first")
-
-
-class StagingFile(BaseModel):
-    path: str
-    name: str = Field(description="relative to ComfyUI's input folder")
-    kind: Literal["staged", "temp", "partial_upload"]
-    bytes: int
-    shared: bool = Field(description="another hard link (the upload) keeps the data: removing it frees nothing")
-    reason: str
-
-
-class FailedStagingFile(StagingFile):
-    error: str
-
-
-class CleanupResult(BaseModel):
-    dry_run: bool
-    retention_days: float
-    referenced: FileTally
-    waiting: FileTally
-    files: list[StagingFile] = Field(description="dry run: what would be removed; apply: what was removed")
-    bytes: int = Field(description="size of those files")
-    freed_bytes: int = Field(description="disk space they free (hard-linked uploads excluded)")
-    failed: list[FailedStagingFile] = Field(description="could not be removed; run the cleanup again")
-    skipped: list[StagingFile] = Field(description="needed again since the survey; kept")

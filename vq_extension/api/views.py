@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
 from ..queue.models import TERMINAL, JobStatus, PromptStatus
 from ..queue.progress import LiveProgress
 from ..queue.records import AttemptRecord, JobRecord, LogEntry, PromptRecord
+from ..timestamps import iso
 
 P = PromptStatus
 
 
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def job_summary(

@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
-from .errors import EXIT_CODES_HELP, ApiError, CliError, ExitCode, UsageError, exit_code_for
+from .errors import (
+    EXIT_CODES_HELP,
+    ApiError,
+    CliError,
+    ExitCode,
+    UsageError,
+    exit_code_for,
+)
 from .http import DEFAULT_TIMEOUT, DEFAULT_URL, VqClient
 from .output import IO
 
@@ -224,15 +231,15 @@ def _offline_flag(argv: list[str]) -> list[str]:
 
 
 def commands() -> dict[str, Command]:
+    from . import cleanup, submit, workflows
     from . import commands as c
-    from . import submit as s
     from . import watch as w
 
     return {
         "health": c.run_health, "list": c.run_list, "status": c.run_status, "log": c.run_log,
         "cancel": c.run_cancel, "retry": c.run_retry, "pause": c.run_pause, "resume": c.run_resume,
         "priority": c.run_priority, "top": c.run_top, "clear": c.run_clear, "watch": w.run_watch,
-        "submit": s.run_submit, "workflows": s.run_workflows, "cleanup": s.run_cleanup,
+        "submit": submit.run_submit, "workflows": workflows.run_workflows, "cleanup": cleanup.run_cleanup,
     }
 
 

@@ -96,10 +96,10 @@ def submit_offline(args: Any, io: Any, raw_params: dict[str, str],
     submit through JobService. Server-side refusals keep their HTTP meaning (400 -> exit 2)."""
     from pydantic import ValidationError
 
-    from ..errors import VqError
     from ..api.requests import SubmitJob
+    from ..errors import VqError
     from ..workflows import WorkflowNotFound
-    from .submit import submit_body
+    from .body import submit_body
 
     data_dir = resolve_data_dir(args.data_dir)
     with OfflineQueue(data_dir) as queue:

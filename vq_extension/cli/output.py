@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from ..queue.models import PROMPT_URGENCY, TERMINAL
+
 RESET = "\x1b[0m"
 STYLES = {
     "bold": "\x1b[1m",
@@ -43,9 +45,8 @@ STATUS_STYLE = {
     "paused": "yellow",
     "error": "red",
 }
-TERMINAL_JOB = frozenset({"succeeded", "failed", "canceled"})
-# Prompt counts are listed most urgent first, like the job list.
-PROMPT_ORDER = ("running", "canceling", "queued", "pending", "interrupted", "failed", "canceled", "succeeded")
+TERMINAL_JOB = frozenset(s.value for s in TERMINAL)
+PROMPT_ORDER = tuple(s.value for s in PROMPT_URGENCY)
 
 
 @dataclass

@@ -14,7 +14,16 @@ from typing import Any
 
 from .errors import ExitCode, JobEnded, Unreachable
 from .http import VqClient
-from .output import IO, PROMPT_ORDER, TERMINAL_JOB, bar, counts_text, duration, plural, truncate
+from .output import (
+    IO,
+    PROMPT_ORDER,
+    TERMINAL_JOB,
+    bar,
+    counts_text,
+    duration,
+    plural,
+    truncate,
+)
 
 Clock = Callable[[], float]
 ACTIVE = "pending,running"

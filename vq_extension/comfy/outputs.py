@@ -14,25 +14,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-VIDEO_EXTENSIONS = frozenset({"mp4", "webm", "mov", "mkv", "avi", "m4v"})
-IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff"})
-AUDIO_EXTENSIONS = frozenset({"wav", "mp3", "flac", "ogg", "opus", "m4a", "aac"})
-MESH_EXTENSIONS = frozenset({"glb", "gltf", "obj", "fbx", "ply", "stl"})
+from ..media import media_kind
 
 DirectoryForType = Callable[[str], "str | None"]
 
 
-def media_kind(filename: str, fmt: str | None = None, key: str = "") -> str:
+def output_kind(filename: str, fmt: str | None = None, key: str = "") -> str:
     """image, video, audio, 3d or other; by extension first, then by MIME-ish format."""
-    ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    for kind, extensions in (
-        ("video", VIDEO_EXTENSIONS),
-        ("image", IMAGE_EXTENSIONS),
-        ("audio", AUDIO_EXTENSIONS),
-        ("3d", MESH_EXTENSIONS),
-    ):
-        if ext in extensions:
-            return kind
+    kind = media_kind(filename)
+    if kind is not None:
+        return kind
     if fmt:
         family = fmt.split("/", 1)[0]
         if family in ("video", "image", "audio"):
@@ -75,7 +66,7 @@ def _media(
     type_ = str(item.get("type") or "output")  # newer versions also report input/temp videos
     fmt = item.get("format") if isinstance(item.get("format"), str) else None
     return {
-        "kind": media_kind(filename, fmt, key),
+        "kind": output_kind(filename, fmt, key),
         "filename": filename,
         "subfolder": subfolder,
         "type": type_,

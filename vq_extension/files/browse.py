@@ -13,11 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..media import PROCESSED_DIR, media_kind
 from .paths import AllowedRoots, PathNotAllowed
-
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"})
-PROCESSED_DIR = "_processed"  # where the dispatcher moves finished sources (DESIGN §4)
 
 MAX_ENTRIES = 1000  # folders + files returned per listing
 MAX_SCAN = 50_000  # directory entries looked at per listing (and per folder count)
@@ -25,15 +22,6 @@ MAX_SCAN = 50_000  # directory entries looked at per listing (and per folder cou
 
 class FolderNotFound(LookupError):
     """The folder does not exist, is not a folder, or cannot be read (maps to HTTP 404)."""
-
-
-def media_kind(name: str) -> str | None:
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix in IMAGE_EXTENSIONS:
-        return "image"
-    if suffix in VIDEO_EXTENSIONS:
-        return "video"
-    return None
 
 
 def browse(

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-PROCESSED_DIR = "_processed"
+from ..media import PROCESSED_DIR
+
 MAX_SUFFIX = 10_000
 
 

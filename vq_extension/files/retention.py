@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..timestamps import iso
+from .records import StagedUse
 from .staging import Stager
-from ..queue.store import StagedUse
-from ..api.views import iso
 
 DAY = 86_400.0
 GRACE_SECONDS = 3_600.0

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
 T = TypeVar("T")
 
 SNIFF_BYTES = 64  # enough for every signature below, including the EBML doctype
@@ -37,12 +39,7 @@ _BIDI_CONTROLS = frozenset(
 )
 
 # Extensions that are fine for each sniffed kind; anything else gets the sniffed one added.
-_KIND_EXTENSIONS = {
-    "image": frozenset(
-        {".png", ".jpg", ".jpeg", ".jfif", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
-    ),
-    "video": frozenset({".mp4", ".mov", ".m4v", ".3gp", ".webm", ".mkv", ".avi"}),
-}
+_KIND_EXTENSIONS = {"image": IMAGE_EXTENSIONS, "video": VIDEO_EXTENSIONS}
 # ISO-BMFF brands that are not videos ComfyUI's loaders read.
 _FTYP_NOT_VIDEO = {
     b"avif": "AVIF image", b"avis": "AVIF image sequence", b"mif1": "HEIF image",

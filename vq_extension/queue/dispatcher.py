@@ -20,8 +20,8 @@ from typing import Any
 
 from ..comfy.bridge import ComfyUnavailable, Outcome
 from ..config import Settings
-from .executor import DbExecutor
 from ..errors import PromptError
+from .executor import DbExecutor
 from .models import IN_COMFY, JobStatus, PromptStatus
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
@@ -250,7 +250,7 @@ class Dispatcher:
         try:
             result = await self.bridge.submit(graph or {}, comfy_prompt_id=comfy_prompt_id, extra_data=extra)
         except ComfyUnavailable as exc:
-            return await self._put_back(prompt, now, str(exc))
+            return await self._pull_back(prompt, now, str(exc))
         except Exception as exc:
             log.exception("vq: submitting prompt %s failed", prompt.id)
             error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
@@ -266,7 +266,7 @@ class Dispatcher:
         self.events.prompt(prompt)
         return True
 
-    async def _put_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
+    async def _pull_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
         self._tracked.pop(prompt.comfy_prompt_id or "", None)
         self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
         line = LogLine("unavailable", f"ComfyUI could not take it, will retry: {why}", "warning")

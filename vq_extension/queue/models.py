@@ -9,9 +9,7 @@ a prompt.
 from __future__ import annotations
 
 from collections.abc import Mapping
-
 from enum import Enum
-
 
 
 class PromptStatus(str, Enum):
@@ -59,9 +57,13 @@ ALLOWED_FROM: Mapping[PromptStatus, frozenset[PromptStatus]] = {
 TERMINAL: frozenset[PromptStatus] = frozenset({P.SUCCEEDED, P.FAILED, P.CANCELED})
 IN_COMFY: frozenset[PromptStatus] = frozenset({P.QUEUED, P.RUNNING, P.CANCELING})
 RETRYABLE: frozenset[PromptStatus] = frozenset({P.FAILED, P.CANCELED, P.INTERRUPTED})
+CANCELABLE: frozenset[PromptStatus] = frozenset({P.PENDING, P.QUEUED, P.RUNNING})
 ACTIVE: frozenset[PromptStatus] = frozenset({P.PENDING, P.QUEUED, P.RUNNING, P.CANCELING, P.INTERRUPTED})
 
 # Most urgent first: what a user should look at.
+# Prompt counts are listed most urgent first (the CLI's and the sidebar's order).
+PROMPT_URGENCY: tuple[PromptStatus, ...] = (P.RUNNING, P.CANCELING, P.QUEUED, P.PENDING, P.INTERRUPTED, P.FAILED,
+                                            P.CANCELED, P.SUCCEEDED)
 ACTIONABLE_ORDER: tuple[JobStatus, ...] = (
     JobStatus.RUNNING,
     JobStatus.FAILED,

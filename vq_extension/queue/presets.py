@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from ..api.views import iso
 from ..errors import Conflict, InvalidRequest, NotFound
+from ..timestamps import iso
 from .executor import DbExecutor
 from .records import NewPreset, PresetRecord
 from .store import SqliteQueueStore

@@ -6,8 +6,9 @@ import json
 import sqlite3
 
 from ..errors import PromptError
+from ..files.records import AuditEntry
 from .models import JobStatus, PromptStatus
-from .records import AttemptRecord, AuditEntry, JobRecord, LogEntry, PresetRecord, PromptRecord
+from .records import AttemptRecord, JobRecord, LogEntry, PresetRecord, PromptRecord
 
 
 def error(raw: str | None) -> PromptError | None:

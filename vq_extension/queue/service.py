@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from .executor import DbExecutor
 from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
-from .models import RETRYABLE, PromptStatus
 from ..files.processed import move_to_processed
+from .executor import DbExecutor
+from .models import RETRYABLE, PromptStatus
 from .ports import EventSink, QueueControl, Reader
-from .records import LogLine, NewJob, NewPrompt, PromptRecord, Transition
+from .records import LogLine, NewJob, NewPrompt, PromptRecord
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
 

@@ -24,14 +24,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..errors import PromptError
+from ..files.records import AuditEntry, StagedUse
 from . import rows as rowmap
 from . import sql as Q
 from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
-from ..errors import PromptError
 from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus, derive_job_status
 from .records import (
     AttemptRecord,
-    AuditEntry,
     JobRecord,
     LogEntry,
     LogLine,
@@ -40,7 +40,6 @@ from .records import (
     NewPrompt,
     PresetRecord,
     PromptRecord,
-    StagedUse,
     Transition,
 )
 from .sql import JOB_SORTS
@@ -48,7 +47,7 @@ from .sql import JOB_SORTS
 P = PromptStatus
 _RANK = {status: rank for rank, status in enumerate(ACTIONABLE_ORDER)}
 
-__all__ = ["JOB_SORTS", "AuditEntry", "SchemaTooNew", "SqliteQueueStore", "StagedUse"]
+__all__ = ["JOB_SORTS", "SchemaTooNew", "SqliteQueueStore"]
 
 
 class SqliteQueueStore:

@@ -13,8 +13,12 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from ..errors import InvalidRequest, NotFound, PathForbidden
+from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
+from ..files.staging import StagedFile, Stager, StagingError
+from ..files.uploads import file_sha256
 from ..workflows import (
     Catalog,
     InputError,
@@ -26,22 +30,10 @@ from ..workflows import (
     plan_prompts,
     resolve_params,
 )
-from ..errors import InvalidRequest, NotFound, PathForbidden
-from ..errors import PromptError
-from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
+from ..workflows.preflight import Preflight
 from .records import NewJob, NewPrompt
-from ..files.staging import Stager, StagedFile, StagingError
-from ..files.uploads import file_sha256
 
 DRY_RUN_GRAPHS = 50  # a dry run returns every graph up to this many prompts, else only the first
-
-
-class Preflight(Protocol):
-    """ComfyUI's view of a graph before hundreds of copies are queued."""
-
-    async def object_info(self) -> dict[str, Any] | None: ...
-
-    async def validate(self, graph: dict[str, Any]) -> PromptError | None: ...
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,13 @@ Pure code: nothing here imports ComfyUI. Node schemas (`object_info`) and live o
 lists are passed in as data or callables.
 """
 
-from .catalog import Catalog, DefinitionProblem, WorkflowNotFound, load_workflow, schema_problems
+from .catalog import (
+    Catalog,
+    DefinitionProblem,
+    WorkflowNotFound,
+    load_workflow,
+    schema_problems,
+)
 from .graphcheck import check_graph
 from .loaded import DefinitionInvalid, LoadedWorkflow
 from .modelcheck import MissingModel, missing_models, options_from_object_info

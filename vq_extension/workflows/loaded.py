@@ -16,7 +16,15 @@ from typing import Any
 
 from .expr import Expr, compile_expr
 from .graphutil import PASSTHROUGH
-from .schema import MAX_STAGES, STAGE_TOKEN, Binding, CheckSpec, ParamDef, WorkflowDef, parse_binding
+from .schema import (
+    MAX_STAGES,
+    STAGE_TOKEN,
+    Binding,
+    CheckSpec,
+    ParamDef,
+    WorkflowDef,
+    parse_binding,
+)
 from .values import coerce
 
 SEED = "seed"

@@ -18,16 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..media import PROCESSED_DIR
 from .graphutil import graph_copier
 from .loaded import SEED, LoadedWorkflow
-from .params import ParamError, derive, prompt_params, resolve_params, run_checks, stage_count
+from .params import (
+    ParamError,
+    derive,
+    prompt_params,
+    resolve_params,
+    run_checks,
+    stage_count,
+)
 from .render import apply, build, set_input
 from .values import coerce
 
 PROMPT_MODES = ("manual", "per-image manual", "per-image auto")
 MAX_TRIES = 100
 RANDOM_SEED_LIMIT = 2**53  # random seeds stay exact in JavaScript (the sidebar shows them)
-PROCESSED_DIR = "_processed"  # where finished inputs are moved; never an input itself
 
 
 class InputError(ValueError):

@@ -12,8 +12,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .expr import ExprError, compile_expr
 from .modelcheck import OPTION_SOURCES
 
@@ -29,11 +37,7 @@ STAGE_TOKEN = "{k}"
 MAX_STAGES = 8
 
 # Extensions looked for when a definition does not list its own.
-DEFAULT_EXTENSIONS = {
-    "image": [".png", ".jpg", ".jpeg", ".webp", ".bmp"],
-    "video": [".mp4", ".webm", ".mov", ".mkv", ".avi"],
-    "none": [],
-}
+DEFAULT_EXTENSIONS = {"image": sorted(IMAGE_EXTENSIONS), "video": sorted(VIDEO_EXTENSIONS), "none": []}
 
 
 class Binding(NamedTuple):

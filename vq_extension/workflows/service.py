@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound
-from ..queue.submit import Preflight
-from . import Catalog, WorkflowNotFound, options_from_object_info
+from .catalog import Catalog, WorkflowNotFound
+from .modelcheck import options_from_object_info
+from .preflight import Preflight
 
 
 class WorkflowService:

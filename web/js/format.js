@@ -1,5 +1,8 @@
 // Pure formatting helpers for the sidebar: statuses, times, durations, counts.
 // No DOM, no ComfyUI imports: unit-tested under node (tests/js/format.test.mjs).
+// The status names are vq_extension/queue/models.py's (tests/unit/test_shared_tables.py).
+
+import { mediaKindOfName } from "./media.js";
 
 /** Job and prompt statuses: label, PrimeIcons icon and tone (a CSS class suffix). */
 export const STATUS_META = Object.freeze({
@@ -16,6 +19,12 @@ export const STATUS_META = Object.freeze({
 
 /** Job statuses in the actionable order (DESIGN §3): the chip order and the default sort. */
 export const JOB_STATUSES = Object.freeze(["running", "failed", "pending", "canceled", "succeeded"]);
+
+/** Prompt statuses that are final (a retry makes a new attempt). */
+export const TERMINAL_STATUSES = Object.freeze(["succeeded", "failed", "canceled"]);
+/** Prompt statuses a user can retry, and cancel. */
+export const RETRYABLE_STATUSES = Object.freeze(["failed", "canceled", "interrupted"]);
+export const CANCELABLE_STATUSES = Object.freeze(["pending", "queued", "running"]);
 
 export const SORTS = Object.freeze([
   { value: "actionable", label: "Actionable first" },
@@ -174,11 +183,8 @@ export function viewPath({ filename, subfolder = "", type = "output" }) {
 export function mediaKind(output) {
   const kind = output?.kind;
   if (kind === "image" || kind === "video" || kind === "audio") return kind;
-  const ext = (output?.filename || "").toLowerCase().split(".").pop();
-  if (["png", "jpg", "jpeg", "webp", "gif", "bmp"].includes(ext)) return "image";
-  if (["mp4", "webm", "mov", "mkv"].includes(ext)) return "video";
-  if (["wav", "mp3", "flac", "ogg"].includes(ext)) return "audio";
-  return "other";
+  const guessed = mediaKindOfName(output?.filename);
+  return guessed === "image" || guessed === "video" || guessed === "audio" ? guessed : "other";
 }
 
 function pad(n) {

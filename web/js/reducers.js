@@ -2,10 +2,10 @@
 // Actions are plain objects with a string `type`; anything time-dependent (`now`) comes
 // inside the action, so every function here runs under node without a DOM.
 
-import { JOB_STATUSES, SORTS, statusMeta } from "./format.js";
+import { JOB_STATUSES, SORTS, TERMINAL_STATUSES, statusMeta } from "./format.js";
 
 export const PAGE_SIZES = Object.freeze([25, 50, 100, 200]);
-const TERMINAL_PROMPT = new Set(["succeeded", "failed", "canceled"]);
+const TERMINAL_PROMPT = new Set(TERMINAL_STATUSES);
 const RANK = Object.fromEntries(JOB_STATUSES.map((s, i) => [s, i]));
 /** Prompt rows shown at first in a job's detail; "show more" adds this many. */
 export const PROMPT_ROWS_STEP = 100;

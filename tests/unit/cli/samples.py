@@ -1,4 +1,4 @@
-"""API bodies for CLI tests, shaped like ``api/views.py`` answers. ``test_cli_samples``
+"""API bodies for CLI tests, shaped like ``api/views.py`` answers. ``test_samples``
 validates every one against ``vq_extension.api.responses``, so they cannot drift from the
 real shapes unnoticed."""
 

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from vq_extension.files import paths
-from vq_extension.files.paths import AllowedRoots, PathInvalid, PathNotAllowed, normalize
+from vq_extension.files.paths import (
+    AllowedRoots,
+    PathInvalid,
+    PathNotAllowed,
+    normalize,
+)
 
 BOTH = "same on WSL and plain Linux"
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from vq_extension.queue.models import PromptStatus
-from vq_extension.queue.records import NewJob, NewPrompt
+from vq_extension.files.records import AuditEntry, StagedUse
 from vq_extension.files.retention import DAY, Retention
 from vq_extension.files.staging import Stager
-from vq_extension.queue.store import AuditEntry, SqliteQueueStore, StagedUse
+from vq_extension.queue.models import PromptStatus
+from vq_extension.queue.records import NewJob, NewPrompt
+from vq_extension.queue.store import SqliteQueueStore
 
 P = PromptStatus
 WEEK = 7 * DAY

@@ -3,11 +3,13 @@
 // prompt JSON disclosure, cancel/retry.
 
 import { h, progressBar, setAttr, setBusy, setClass, setHidden, setText, statusBadge, updateBadge, updateProgress } from "../dom.js";
-import { baseName, mediaKind, percent, shortId, splitSubfolder, statusMeta, viewPath } from "../format.js";
+import {
+  CANCELABLE_STATUSES, RETRYABLE_STATUSES, baseName, mediaKind, percent, shortId, splitSubfolder, statusMeta, viewPath,
+} from "../format.js";
 import { createJsonView } from "./json-view.js";
 
-const CANCELABLE = new Set(["pending", "queued", "running", "interrupted"]);
-const RETRYABLE = new Set(["failed", "canceled", "interrupted"]);
+const CANCELABLE = new Set(CANCELABLE_STATUSES);
+const RETRYABLE = new Set(RETRYABLE_STATUSES);
 
 /** [label, text] of a prompt's own prompt parameters ("Prompt", or "Clip 1" … "Clip N"). */
 export function promptTexts(params, fields) {

@@ -3,7 +3,6 @@ and on the shapes the integration brief (§4.2, §8 "Output reporting") lists.""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.fixtures.fakecomfy.captured import load_comfy_json
-from vq_extension.comfy.outputs import _safe_path, media_kind, parse_outputs, view_url
+from vq_extension.comfy.outputs import _safe_path, output_kind, parse_outputs, view_url
 
 Dirs = Callable[[str], "str | None"]
 
@@ -227,8 +226,8 @@ def test_meta_display_node_names_the_canvas_node(dirs: Dirs) -> None:
         ("a.bin", None, "images", "other"),
     ],
 )
-def test_media_kind(filename: str, fmt: str | None, key: str, kind: str) -> None:
-    assert media_kind(filename, fmt, key) == kind
+def test_output_kind(filename: str, fmt: str | None, key: str, kind: str) -> None:
+    assert output_kind(filename, fmt, key) == kind
 
 
 def test_view_url_encodes_every_part() -> None:

@@ -8,11 +8,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.unit.cli import samples as s
 from tests.helpers import closed
+from tests.unit.cli import samples as s
 from vq_extension.api.openapi import build_document
+from vq_extension.routes import SPECS
 
-DOC = build_document()
+DOC = build_document(SPECS)
 
 
 @pytest.mark.parametrize("model, body", [

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from vq_extension.workflows import Catalog, WorkflowNotFound, check_graph, schema_problems
+from vq_extension.workflows import (
+    Catalog,
+    WorkflowNotFound,
+    check_graph,
+    schema_problems,
+)
 from vq_extension.workflows.modelcheck import options_from_object_info
 
 SHIPPED = [

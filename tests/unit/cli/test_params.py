@@ -9,7 +9,12 @@ import pytest
 
 from tests.helpers import REPO
 from vq_extension.cli.errors import UsageError
-from vq_extension.cli.params import coerce_params, coerce_per_file, parse_params, parse_per_file
+from vq_extension.cli.params import (
+    coerce_params,
+    coerce_per_file,
+    parse_params,
+    parse_per_file,
+)
 from vq_extension.workflows import Catalog
 
 

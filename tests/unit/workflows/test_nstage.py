@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from vq_extension.workflows import check_graph, render, timing, resolve_params
+from vq_extension.workflows import check_graph, render, resolve_params, timing
 
 
 def params_for(n, length=81, seed=1000):
