@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -65,26 +66,14 @@ def choose_mode(ui, mode: str, workflow: str | None = None):
     return view
 
 
-def last_job(ui) -> dict:
-    jobs = ui.host.vq("GET", "/jobs?sort=-created&limit=1")["jobs"]
-    return ui.host.vq("GET", f"/jobs/{jobs[0]['id']}")
-
-
-def submit_and_wait(ui, view, before: int) -> dict:
-    notice = view.locator("[data-testid=submit-notice]")
-    if notice.is_visible():  # an earlier job's notice must not pass for this one's
-        notice.get_by_role("button", name="Dismiss").click()
-    expect(notice).to_be_hidden()
+def submit_and_wait(ui, view, name: str) -> dict:
+    """Name the job, submit it, wait for its own notice; answers the job the server made."""
+    view.locator("[data-testid=option-name]").fill(name)
     view.locator("[data-testid=submit]").click()
-    expect(notice).to_contain_text("queued", timeout=20000)
-    job = last_job(ui)
-    assert job["id"] > before
-    return job
-
-
-def max_job_id(ui) -> int:
-    jobs = ui.host.vq("GET", "/jobs?sort=-created&limit=1")["jobs"]
-    return jobs[0]["id"] if jobs else 0
+    expect(view.locator("[data-testid=submit-notice]")).to_contain_text(f"“{name}” queued", timeout=20000)
+    jobs = ui.host.vq("GET", f"/jobs?search={urllib.parse.quote(name)}&sort=-created&limit=1")["jobs"]
+    assert jobs and jobs[0]["name"] == name
+    return ui.host.vq("GET", f"/jobs/{jobs[0]['id']}")
 
 
 def test_batch_video_from_a_folder_submits_the_right_job(ui):
@@ -95,13 +84,11 @@ def test_batch_video_from_a_folder_submits_the_right_job(ui):
     view.locator("[data-testid=option-tries]").fill("2")
     view.locator("[data-testid=option-tries]").press("Tab")
     view.locator("[data-testid=field-positive_prompt]").fill("a slow pan")
-    view.locator("[data-testid=option-name]").fill("submit batch a")
     view.locator("[data-testid=preview]").click()
     expect(view.locator("[data-testid=preview-summary]")).to_have_text("6 prompts: 3 images × 2 tries")
     view.locator("[data-testid=preview-json-toggle]").click()
     expect(view.locator("[data-testid=preview-json]")).to_contain_text("a slow pan")
-    job = submit_and_wait(ui, view, max_job_id(ui))
-    assert job["name"] == "submit batch a"
+    job = submit_and_wait(ui, view, "submit batch a")
     assert job["workflow"] == "smoke-video" and job["total"] == 6
     assert job["params"]["positive_prompt"] == "a slow pan"
     assert job["options"]["tries"] == 2
@@ -129,8 +116,7 @@ def test_drop_five_images_thumbnails_remove_clear_and_submit_five_prompts(ui):
     drop_images(view, names, offset=10)
     expect(thumbs).to_have_count(5)
     view.locator("[data-testid=option-tries]").fill("1")
-    view.locator("[data-testid=option-name]").fill("submit dropped five")
-    job = submit_and_wait(ui, view, max_job_id(ui))
+    job = submit_and_wait(ui, view, "submit dropped five")
     assert job["total"] == 5 and job["name"] == "submit dropped five"
     assert sorted(p["input_file"].rsplit("/", 1)[-1] for p in job["prompts"]) == names
     view.locator("[data-testid=clear-dropped]").click()
@@ -141,8 +127,7 @@ def test_single_image_mode_takes_exactly_one_dropped_image(ui):
     drop_images(view, ["one_a.png", "one_b.png"], offset=20)
     expect(view.locator("[data-testid=thumb]")).to_have_count(1)
     expect(view.locator("[data-testid=submit-notice]")).to_contain_text("takes one image")
-    view.locator("[data-testid=option-name]").fill("submit single")
-    job = submit_and_wait(ui, view, max_job_id(ui))
+    job = submit_and_wait(ui, view, "submit single")
     assert job["total"] == 1 and job["prompts"][0]["input_file"].endswith("one_a.png")
     view.locator("[data-testid=clear-dropped]").click()
 
@@ -176,8 +161,7 @@ def test_image_modes_list_only_their_workflows_and_submit(ui):
     view.locator("[data-testid=option-priority]").fill("7")
     view.locator("[data-testid=option-seedMode]").select_option("fixed")
     view.locator("[data-testid=field-seed]").fill("41")
-    view.locator("[data-testid=option-name]").fill("submit upscale")
-    job = submit_and_wait(ui, view, max_job_id(ui))
+    job = submit_and_wait(ui, view, "submit upscale")
     assert job["workflow"] == "smoke-image" and job["priority"] == 7 and job["total"] == 2
     assert job["options"]["move_processed"] is True
     assert sorted(p["seed"] for p in job["prompts"]) == [41, 41]
@@ -403,11 +387,10 @@ def test_keyboard_only_submit_and_open_the_job_in_the_queue(ui):
         if view.locator("[data-testid=submit]").evaluate("el => el === el.getRootNode().activeElement"):
             break
     expect(view.locator("[data-testid=submit]")).to_be_focused()
-    before = max_job_id(ui)
     page.keyboard.press("Enter")
     expect(view.locator("[data-testid=submit-notice]")).to_contain_text("“submit by keys” queued")
-    job = last_job(ui)
-    assert job["id"] > before and job["total"] == 2
+    job = ui.host.vq("GET", "/jobs/" + str(ui.host.vq("GET", "/jobs?search=submit%20by%20keys&limit=1")["jobs"][0]["id"]))
+    assert job["total"] == 2
     open_job = view.locator("[data-testid=open-job]")
     open_job.focus()
     page.keyboard.press("Enter")
@@ -465,8 +448,7 @@ def test_per_image_prompts_feed_each_prompt(ui):
     expect(rows).to_have_count(2)
     rows.filter(has_text="per_a.png").locator("textarea").fill("only for a")  # uploads finish in any order
     view.locator("[data-testid=field-positive_prompt]").fill("everyone else")
-    view.locator("[data-testid=option-name]").fill("submit per image")
-    job = submit_and_wait(ui, view, max_job_id(ui))
+    job = submit_and_wait(ui, view, "submit per image")
     texts = {p["input_file"].rsplit("/", 1)[-1]: p["params"]["positive_prompt"] for p in job["prompts"]}
     assert texts == {"per_a.png": "only for a", "per_b.png": "everyone else"}
     view.locator("[data-testid=per-image-toggle]").uncheck()
