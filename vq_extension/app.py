@@ -31,6 +31,7 @@ from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
 from .queue.ownership import Instance
 from .queue.ports import QueueControl
+from .queue.presets import PresetService
 from .queue.progress import LiveProgress, WorkerState
 from .queue.records import PromptRecord, Transition
 from .queue.service import JobService, ProcessedMover
@@ -67,6 +68,7 @@ class App:
     workflows: WorkflowService
     files: FilesService
     staging: StagingCleanup
+    presets: PresetService
     submitter: Submitter
     work: FileWork
     host: ComfyBridge | None
@@ -169,7 +171,9 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings))
     autoprompt = AutopromptService(settings=settings, generator=generator, lister=lmstudio,
                                    catalog=workflows.catalog, roots=roots, notify=events.autoprompt)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, work, host, dispatcher,
+    presets = PresetService(store, db)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, work,
+               host, dispatcher,
                autoprompt, lmstudio)
 
 

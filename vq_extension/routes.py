@@ -27,6 +27,8 @@ from .config import Settings
 from .errors import InvalidRequest
 from .files.cleanup import StagingCleanup
 from .files.service import FilesService
+from .queue.presets import PresetService
+from .queue.records import NewPreset
 from .queue.service import JobService
 from .workflows.service import WorkflowService
 
@@ -42,6 +44,8 @@ class Services(Protocol):
     files: FilesService
     staging: StagingCleanup
     autoprompt: AutopromptService
+
+    presets: PresetService
 
     async def health(self) -> dict[str, Any]: ...
 
@@ -152,6 +156,33 @@ async def cancel_prompt(api: Services, prompt_id: int) -> dict[str, Any]:
        response="PromptDetail")
 async def retry_prompt(api: Services, prompt_id: int) -> dict[str, Any]:
     return await api.jobs.retry_prompt(prompt_id)
+
+
+@route("GET", "/presets", "The Submit view's presets of one kind and mode", query=schemas.PresetQuery,
+       response="PresetList")
+async def list_presets(api: Services, query: schemas.PresetQuery) -> dict[str, Any]:
+    return await api.presets.list(query.kind, query.mode)
+
+
+@route("POST", "/presets", "Save a preset (409 when the name is taken and overwrite is not set)",
+       body=schemas.SavePreset, status=201, response="Preset",
+       also_ok=AlsoOk(200, "Preset", "overwrite: true replaced the preset of the same name"))
+async def save_preset(api: Services, body: schemas.SavePreset) -> dict[str, Any] | Reply:
+    new = NewPreset(name=body.name, kind=body.kind, mode=body.mode, workflow=body.workflow, payload=body.payload,
+                    prompt_preset_id=body.prompt_preset_id)
+    preset, replaced = await api.presets.save(new, overwrite=body.overwrite)
+    return Reply(200, preset) if replaced else preset
+
+
+@route("PATCH", "/presets/{preset_id}", "Rename a preset, replace its payload or its prompt-preset link",
+       body=schemas.PatchPreset, response="Preset")
+async def update_preset(api: Services, preset_id: int, body: schemas.PatchPreset) -> dict[str, Any]:
+    return await api.presets.update(preset_id, body.model_dump(include=body.model_fields_set))
+
+
+@route("DELETE", "/presets/{preset_id}", "Delete a preset", response="PresetDeleted", conflicts=False)
+async def delete_preset(api: Services, preset_id: int) -> dict[str, Any]:
+    return await api.presets.delete(preset_id)
 
 
 @route("GET", "/queue", "Queue state: paused, worker, counts", response="QueueState")

@@ -130,12 +130,12 @@ async def test_watch_a_job_to_success_and_to_failure(client: Any, comfy: Any) ->
     ok = await submit(client, [upscale(1.7), upscale(1.8)])
     io = cli_io()
     watch = asyncio.ensure_future(vq(client, "watch", str(ok["id"]), "--interval", "0.05", io=io))
-    await wait_for(lambda: f"job {ok['id']} #0 running" in io.stdout.getvalue() or watch.done(),
+    await wait_for(lambda: f"job {ok['id']} #1 running" in io.stdout.getvalue() or watch.done(),
                    what="vq watch to show the running prompt")
     held.release()
     r = await watch
     assert r.code == 0, r.err
-    assert f"job {ok['id']} #0 running" in r.out and r.out.splitlines()[-1].startswith(f"✓ job {ok['id']}")
+    assert f"job {ok['id']} #1 running" in r.out and r.out.splitlines()[-1].startswith(f"✓ job {ok['id']}")
     bad = await submit(client, [comfy_graph("invalid_missing_image")])
     r = await vq(client, "watch", str(bad["id"]), "--interval", "0.05")
     assert r.code == 1 and f"job {bad['id']} ended failed" in r.err
@@ -351,7 +351,7 @@ async def test_dry_run_via_api_and_cli_plan_the_same_prompts(client: Any, stills
     assert r.code == 0 and r.json() == api
     human = await vq(client, "submit", "smoke-image", str(stills), "--tries", "2", "--seed", "5", "--dry-run")
     assert human.out.startswith("Dry run: job ") and "would queue 6 prompts; nothing was queued." in human.out
-    assert f"{stills}/img1.png    1     6" in human.out
+    assert f"{stills}/img1.png    2     6" in human.out  # try 2 (tries count from 1) has seed + 1
     verbose = await vq(client, "submit", "smoke-image", str(stills), "--dry-run", "-v")
     assert '"class_type": "LoadImage"' in verbose.out
     assert (await (await client.get("/api/vq/v1/jobs")).json())["total"] == 0
@@ -361,7 +361,7 @@ async def test_submit_wait_shows_progress_and_exits_0(client: Any, stills: Any) 
     r = await vq(client, "submit", "smoke-image", str(stills), "--wait", "--interval", "0.05")
     assert r.code == 0, r.err
     assert r.out.startswith("Queued job ") and r.out.splitlines()[-1].startswith("✓ job ")
-    assert "#0 succeeded" in r.out
+    assert "#1 succeeded" in r.out
 
 
 async def test_a_bad_parameter_exits_2_and_queues_nothing(client: Any, stills: Any) -> None:

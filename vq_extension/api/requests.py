@@ -187,3 +187,46 @@ class Autoprompt(Body):
     def to_request(self) -> AutopromptRequest:
         return AutopromptRequest(self.image_paths, self.workflow_name, self.stage, self.captions,
                                  self.system_prompt_override, dict(self.params), self.regenerate)
+
+# --- presets ---------------------------------------------------------------------------
+
+
+PresetKind = Literal["prompt", "settings"]
+PRESET_MODE = Field(..., min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$",
+                    description="the Submit view's mode, e.g. batch_video")
+
+
+class PresetQuery(Body):
+    kind: PresetKind
+    mode: str = PRESET_MODE
+
+
+class SavePreset(Body):
+    name: str = Field(..., min_length=1, max_length=100)
+    kind: PresetKind
+    mode: str = PRESET_MODE
+    workflow: str | None = Field(None, max_length=200, description="the workflow a settings preset is for")
+    payload: dict[str, Any] = Field(..., description="prompt texts ({values}) or settings ({params, options})")
+    prompt_preset_id: int | None = Field(None, description="a settings preset's linked prompt preset")
+    overwrite: bool = Field(False, description="replace a preset of the same name, kind and mode")
+
+    @field_validator("name")
+    @classmethod
+    def _trimmed(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a preset needs a name")
+        return v.strip()
+
+
+class PatchPreset(Body):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    payload: dict[str, Any] | None = None
+    prompt_preset_id: int | None = Field(None, description="null unlinks")
+
+    @model_validator(mode="after")
+    def _something(self) -> PatchPreset:
+        if not self.model_fields_set:
+            raise ValueError("give name, payload and/or prompt_preset_id")
+        if self.name is not None and not self.name.strip():
+            raise ValueError("a preset needs a name")
+        return self

@@ -232,3 +232,26 @@ class ErrorInfo(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorInfo
+
+
+# --- presets (answers of queue/presets.py) ----------------------------------------------
+
+
+class Preset(BaseModel):
+    id: int
+    name: str
+    kind: Literal["prompt", "settings"]
+    mode: str
+    workflow: str | None
+    payload: dict[str, Any]
+    prompt_preset_id: int | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class PresetList(BaseModel):
+    presets: list[Preset]
+
+
+class PresetDeleted(BaseModel):
+    deleted: int

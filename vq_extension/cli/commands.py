@@ -167,7 +167,7 @@ def job_detail_lines(io: IO, job: dict[str, Any], now: float, *, verbose: int = 
     if outputs:
         lines += ["", io.paint("Outputs", "bold")]
         for p, o in outputs:
-            lines.append(f"  #{p['index']}  {output_path(o)}")
+            lines.append(f"  #{p['index'] + 1}  {output_path(o)}")
     return lines
 
 
@@ -182,17 +182,19 @@ def prompt_table(io: IO, prompts: list[dict[str, Any]], *, verbose: int = 0) -> 
             status_text = status
         comfy = p.get("comfy_prompt_id") or "-"
         rows.append([
-            str(p["index"]),
+            str(p["index"] + 1),
+            str(p["id"]),
             (status_text, _style(status)),
-            str(p.get("try_index", 0)),
+            str(p.get("try_index", 0) + 1),
             "-" if p.get("seed") is None else str(p["seed"]),
             f"{p.get('attempt', 0)}/{p.get('max_attempts', '?')}",
             comfy if verbose or comfy == "-" else comfy[:8],
             _input_name(p.get("input_file")) if not verbose else (p.get("input_file") or "-"),
             str(len(p.get("outputs") or [])),
         ])
-    return table(io, ["#", "STATUS", "TRY", "SEED", "ATTEMPT", "COMFY ID", "INPUT", "OUT"], rows,
-                 right=(0, 2, 3, 7), shrink=6)
+    # "#" and TRY count from 1 as in the sidebar; ID is what `vq cancel/retry --prompt ID` takes.
+    return table(io, ["#", "ID", "STATUS", "TRY", "SEED", "ATTEMPT", "COMFY ID", "INPUT", "OUT"], rows,
+                 right=(0, 1, 3, 4, 8), shrink=7)
 
 
 def _input_name(path: str | None) -> str:
@@ -206,7 +208,7 @@ def error_lines(io: IO, prompt: dict[str, Any], *, verbose: int = 0) -> list[str
     where = ""
     if e.get("node_id"):
         where = f" in node {e['node_id']}" + (f" ({e['node_type']})" if e.get("node_type") else "")
-    lines = [f"#{prompt['index']}  {io.paint(e.get('type') or 'error', 'red')}{where}: {e.get('message', '')}"]
+    lines = [f"#{prompt['index'] + 1}  {io.paint(e.get('type') or 'error', 'red')}{where}: {e.get('message', '')}"]
     if verbose and e.get("traceback"):
         lines += ["    " + line.rstrip() for chunk in e["traceback"] for line in str(chunk).splitlines()]
     return lines
@@ -302,7 +304,7 @@ def _on_prompt(args: argparse.Namespace, io: IO, session: VqClient, action: str,
     if args.json:
         io.json(detail)
     else:
-        io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index']}) is "
+        io.out(f"Prompt {args.prompt} (job {detail['job_id']} #{detail['index'] + 1}) is "
                f"{io.status(detail['status'])}{suffix}.")
     return ExitCode.OK
 

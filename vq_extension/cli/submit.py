@@ -97,13 +97,13 @@ def plan_lines(io: IO, plan: dict[str, Any], *, verbose: int = 0) -> list[str]:
     total = plan.get("total", len(prompts))
     lines = [f"Dry run: job {plan.get('name') or ''!r} of {plan.get('workflow') or '?'} would queue "
              f"{plural(total, 'prompt')}; nothing was queued."]
-    rows = [[str(p.get("index", i)), p.get("input_file") or "-", str(p.get("try_index", 0)),
+    rows = [[str(p.get("index", i) + 1), p.get("input_file") or "-", str(p.get("try_index", 0) + 1),
              "-" if p.get("seed") is None else str(p["seed"])] for i, p in enumerate(prompts)]
     lines += table(io, ["#", "FILE", "TRY", "SEED"], rows, right=(0, 2, 3), shrink=1)
     if verbose:
         for i, p in enumerate(prompts):
             if p.get("graph") is not None:  # the server leaves out graphs beyond the 50th
-                lines += ["", f"# prompt {p.get('index', i)}: rendered graph",
+                lines += ["", f"# prompt {p.get('index', i) + 1}: rendered graph",
                           json.dumps(p["graph"], indent=2, ensure_ascii=False)]
     if plan.get("next_offset") is not None:
         lines.append(f"(listed prompts {plan.get('offset', 0)} to {plan['next_offset'] - 1} of {total}; "

@@ -143,7 +143,7 @@ def _job_frame(io: IO, job: dict[str, Any]) -> list[str]:
     lines = [job_line(io, job)]
     for p in job.get("prompts") or []:
         if p["status"] in ("running", "canceling"):
-            label = f"#{p['index']} " + (p.get("input_file") or "").replace("\\", "/").rsplit("/", 1)[-1]
+            label = f"#{p['index'] + 1} " + (p.get("input_file") or "").replace("\\", "/").rsplit("/", 1)[-1]
             lines.append(step_line(io, truncate(label, 24), p.get("progress")))
     return lines
 
@@ -154,7 +154,7 @@ def _job_changes(io: IO, job: dict[str, Any], seen: dict[int, tuple[str, int]]) 
         key = (p["status"], p.get("attempt", 0))
         if seen.get(p["id"]) != key:
             if p["id"] in seen or p["status"] != "pending":
-                io.out(f"job {job['id']} #{p['index']} {p['status']} ({job.get('done', 0)}/{job.get('total', 0)} done)")
+                io.out(f"job {job['id']} #{p['index'] + 1} {p['status']} ({job.get('done', 0)}/{job.get('total', 0)} done)")
             seen[p["id"]] = key
     io.stdout.flush()
 

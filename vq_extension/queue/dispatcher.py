@@ -428,7 +428,7 @@ class Dispatcher:
             self._interrupted_at.pop(prompt.id, None)
             self.live.drop(prompt.id)
         if line.level != "info":
-            getattr(log, line.level)("vq: job %s prompt #%s %s", prompt.job_id, prompt.index, line.message)
+            getattr(log, line.level)("vq: job %s prompt #%s %s", prompt.job_id, prompt.index + 1, line.message)
         if t.job_changed:
             log.info("vq: job %s is now %s", prompt.job_id, t.job_after.value)
             if t.job_after is JobStatus.SUCCEEDED and self.on_job_succeeded is not None:

@@ -149,7 +149,25 @@ V4 = [
     """,
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
+# Presets of the Submit view: prompt texts and workflow settings, scoped by the view's mode.
+V5 = [
+    """
+    CREATE TABLE preset (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        name              TEXT NOT NULL,
+        kind              TEXT NOT NULL CHECK (kind IN ('prompt', 'settings')),
+        mode              TEXT NOT NULL,
+        workflow          TEXT,
+        payload_json      TEXT NOT NULL,
+        prompt_preset_id  INTEGER REFERENCES preset (id) ON DELETE SET NULL,
+        created_at        REAL NOT NULL,
+        updated_at        REAL NOT NULL,
+        UNIQUE (kind, mode, name)
+    )
+    """,
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -143,3 +143,20 @@ class Replayed:
 
     job_id: int
     same_body: bool
+
+
+@dataclass(frozen=True)
+class NewPreset:
+    name: str
+    kind: str  # prompt | settings
+    mode: str  # the Submit view's mode, e.g. batch_video
+    workflow: str | None
+    payload: Any
+    prompt_preset_id: int | None = None
+
+
+@dataclass(frozen=True)
+class PresetRecord(NewPreset):
+    id: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0

@@ -8,7 +8,14 @@ import sqlite3
 from ..errors import PromptError
 from ..files.records import AuditEntry
 from .models import JobStatus, PromptStatus
-from .records import AttemptRecord, InstanceRecord, JobRecord, LogEntry, PromptRecord
+from .records import (
+    AttemptRecord,
+    InstanceRecord,
+    JobRecord,
+    LogEntry,
+    PresetRecord,
+    PromptRecord,
+)
 
 
 def error(raw: str | None) -> PromptError | None:
@@ -86,3 +93,10 @@ def audit_entry(row: sqlite3.Row) -> AuditEntry:
 def instance(row: sqlite3.Row) -> InstanceRecord:
     return InstanceRecord(row["id"], row["host"], row["port"], row["pid"], row["started_at"], row["heartbeat_at"],
                           row["lease_expires_at"])
+
+def preset(row: sqlite3.Row) -> PresetRecord:
+    return PresetRecord(
+        id=row["id"], name=row["name"], kind=row["kind"], mode=row["mode"], workflow=row["workflow"],
+        payload=json.loads(row["payload_json"]), prompt_preset_id=row["prompt_preset_id"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+    )

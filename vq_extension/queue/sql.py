@@ -237,6 +237,26 @@ VALUES (:at, :action, :path, :bytes, :result, :detail)
 # Newest first.
 SELECT_AUDIT = "SELECT * FROM staging_audit ORDER BY id DESC LIMIT ?"
 
+# Presets (the Submit view's saved prompts and settings).
+SELECT_PRESETS = "SELECT * FROM preset WHERE kind = ? AND mode = ? ORDER BY name COLLATE NOCASE, id"
+SELECT_PRESET = "SELECT * FROM preset WHERE id = ?"
+SELECT_PRESET_BY_NAME = "SELECT * FROM preset WHERE kind = ? AND mode = ? AND name = ?"
+INSERT_PRESET = """
+INSERT INTO preset (name, kind, mode, workflow, payload_json, prompt_preset_id, created_at, updated_at)
+VALUES (:name, :kind, :mode, :workflow, :payload, :prompt_preset_id, :now, :now)
+"""
+# Overwrite a preset's contents (same name, kind and mode); created_at stays.
+OVERWRITE_PRESET = """
+UPDATE preset SET workflow = :workflow, payload_json = :payload, prompt_preset_id = :prompt_preset_id,
+       updated_at = :now WHERE id = :id
+"""
+UPDATE_PRESET = """
+UPDATE preset SET name = COALESCE(:name, name), payload_json = COALESCE(:payload, payload_json),
+       prompt_preset_id = CASE WHEN :set_link THEN :prompt_preset_id ELSE prompt_preset_id END,
+       updated_at = :now WHERE id = :id
+"""
+DELETE_PRESET = "DELETE FROM preset WHERE id = ?"
+
 
 def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[Any]]:
     """The WHERE clause (and its arguments) of a job listing: status list, and a search

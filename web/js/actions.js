@@ -43,6 +43,14 @@ export function createActions({ store, client, env, refresh }) {
     showMoreRows: (jobId) => dispatch({ type: "detail/showMore", id: jobId }),
     retryNow: () => refresh.all(),
 
+    /** Show one job in the Queue view: its id as the search, its card expanded. */
+    openJob(id) {
+      dispatch({ type: "view/set", view: "queue" });
+      dispatch({ type: "query/allStatuses" });
+      dispatch({ type: "query/search", text: `#${id}` });
+      if (!getState().expanded.includes(id)) dispatch({ type: "expand/toggle", id });
+    },
+
     toggleExpand(id) {
       dispatch({ type: "expand/toggle", id });
     },

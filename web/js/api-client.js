@@ -60,7 +60,6 @@ export function createApiClient(fetchApi, { timeoutMs = 15000 } = {}) {
     health: () => request("GET", "/health"),
     listJobs: (params) => request("GET", "/jobs", { query: params }),
     getJob: (id) => request("GET", `/jobs/${id}`),
-    submitGraphs: (body) => post("/jobs", body),
     cancelJob: (id) => post(`/jobs/${id}/cancel`),
     retryJob: (id) => post(`/jobs/${id}/retry`),
     moveToTop: (id) => post(`/jobs/${id}/top`),
@@ -75,6 +74,15 @@ export function createApiClient(fetchApi, { timeoutMs = 15000 } = {}) {
     clear: (expectedCount, includeRunning = false) =>
       post("/queue/clear", { expected_count: expectedCount, include_running: includeRunning }),
     reloadWorkflows: () => post("/workflows/reload"),
+    listWorkflows: () => request("GET", "/workflows"),
+    describeWorkflow: (name) => request("GET", `/workflows/${encodeURIComponent(name)}`),
+    submitJob: (body) => request("POST", "/jobs", { body, timeout: 120000 }),
+    normalizePath: (path, workflow) => post("/paths/normalize", { path, workflow: workflow || undefined }),
+    browse: (params) => request("GET", "/browse", { query: params }),
+    listPresets: (kind, mode) => request("GET", "/presets", { query: { kind, mode } }),
+    savePreset: (body) => post("/presets", body),
+    updatePreset: (id, patch) => request("PATCH", `/presets/${id}`, { body: patch }),
+    deletePreset: (id) => request("DELETE", `/presets/${id}`),
   };
 }
 

@@ -105,10 +105,27 @@ export function createController({ store, client, env, pollMs = 3000, idlePollMs
     return single(`detail:${id}`, async () => {
       dispatch({ type: "detail/request", id });
       try {
-        dispatch({ type: "detail/loaded", job: await client.getJob(id) });
+        const job = await client.getJob(id);
+        dispatch({ type: "detail/loaded", job });
+        if (job.workflow && !getState().promptFields[job.workflow]) loadPromptFields(job.workflow);
       } catch (err) {
         dispatch({ type: "detail/failed", id, message: errorText(err) });
       }
+    });
+  }
+
+  /** The prompt parameters of a job's workflow (its definition's per-file ones), so prompt
+   *  rows can show each prompt's own text under the same labels as the Submit form. */
+  async function loadPromptFields(name) {
+    return single(`fields:${name}`, async () => {
+      let fields = [];
+      try {
+        const desc = await client.describeWorkflow(name);
+        fields = (desc.params || []).filter((p) => p.per_file).map((p) => ({ name: p.name, label: p.label }));
+      } catch (err) {
+        console.warn(`[vq] no prompt labels for workflow ${name}:`, errorText(err));
+      }
+      dispatch({ type: "workflow/promptFields", name, fields });
     });
   }
 

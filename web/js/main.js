@@ -10,6 +10,10 @@ import * as compat from "./compat.js";
 import { createController } from "./controller.js";
 import { badgeCount, initialState, reducer } from "./reducers.js";
 import { createStore } from "./store.js";
+import { createSubmitController } from "./submit/controller.js";
+import { loadForms } from "./submit/persistence.js";
+import { initialSubmitState, submitReducer } from "./submit/state.js";
+import { uploadFile } from "./submit/uploader.js";
 import { createPanelStyles } from "./styles.js";
 import { confirmDialog } from "./views/dialog.js";
 import { mountPanel } from "./views/panel.js";
@@ -66,6 +70,20 @@ const controller = createController({
   },
 });
 
+const saved = loadForms(localStorage);
+const submitStore = createStore(submitReducer, initialSubmitState(saved.forms, saved.notice));
+const submitController = createSubmitController({
+  store: submitStore,
+  client,
+  env: {
+    toast: (severity, summary, detail) => compat.toast(app, { severity, summary, detail }),
+    confirm: (opts) => confirmDialog(opts),
+    storage: localStorage,
+    upload: (file, onProgress) => uploadFile(compat.apiUrl(api, "/vq/v1/uploads"), file, onProgress),
+    openJob: (id) => controller.actions.openJob(id),
+  },
+});
+
 // Custom socket events are dispatched only to types registered before they arrive.
 compat.onApiEvent(api, "vq.job", controller.events.job);
 compat.onApiEvent(api, "vq.prompt", controller.events.prompt);
@@ -99,7 +117,8 @@ app.registerExtension({
       // The frontend calls render on every open (and may call it twice): start clean each time.
       render(container) {
         panel?.destroy();
-        panel = mountPanel(container, { store, actions: controller.actions, ctx, styles: panelStyles });
+        panel = mountPanel(container, { store, actions: controller.actions, ctx, styles: panelStyles,
+          submit: { store: submitStore, controller: submitController } });
         controller.mount();
       },
       destroy() {

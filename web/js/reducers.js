@@ -31,6 +31,7 @@ export function initialState(saved = {}) {
     disclosures: {}, // "json:<promptId>" | "tb:<promptId>" | "log:<jobId>" | "params:<jobId>" -> true
     logs: {}, // jobId -> {entries, nextAfter, loading, error, dropped}
     graphs: {}, // promptId -> {text, loading, error}
+    promptFields: {}, // workflow name -> [{name, label}] of its prompt parameters (per_file), for prompt rows
     busy: {}, // action key -> true while it runs
     announce: { text: "", seq: 0 },
     scrollTop: 0,
@@ -224,6 +225,7 @@ const handlers = {
     return { ...s, busy: a.on ? { ...rest, [a.key]: true } : rest };
   },
   announce: (s, a) => ({ ...s, announce: { text: a.text, seq: s.announce.seq + 1 } }),
+  "workflow/promptFields": (s, a) => ({ ...s, promptFields: { ...s.promptFields, [a.name]: a.fields } }),
   "scroll/set": (s, a) => (s.scrollTop === a.top ? s : { ...s, scrollTop: a.top }),
 };
 

@@ -115,7 +115,7 @@ def job_list() -> dict[str, Any]:
 LOG = {"entries": [
     {"id": 1, "at": T0, "level": "info", "event": "submitted", "message": "submitted with 5 prompt(s)",
      "prompt_id": None},
-    {"id": 2, "at": T1, "level": "info", "event": "queued", "message": "prompt #0 queued in ComfyUI", "prompt_id": 40},
+    {"id": 2, "at": T1, "level": "info", "event": "queued", "message": "prompt #1 queued in ComfyUI", "prompt_id": 40},
     {"id": 3, "at": T2, "level": "error", "event": "failed", "message": "prompt #2 failed in node 13 (KSampler): "
                                                                           "CUDA out of memory", "prompt_id": 42},
 ], "next_after": 3}

@@ -168,7 +168,7 @@ def test_cancel_a_prompt(fake: FakeVq) -> None:
     fake.on("POST", "/prompts/{id}/cancel", s.prompt(3, "canceled"))
     r = run(fake, "cancel", "--prompt", "43")
     assert fake.calls("POST") == [("POST", "/prompts/43/cancel")]
-    assert r.out == "Prompt 43 (job 12 #3) is canceled.\n"
+    assert r.out == "Prompt 43 (job 12 #4) is canceled.\n"
 
 
 @pytest.mark.parametrize("command", ["cancel", "retry"])
@@ -182,7 +182,7 @@ def test_retry_jobs_and_a_prompt(fake: FakeVq) -> None:
     fake.on("POST", "/jobs/{id}/retry", {"job": s.summary(12, "running"), "retried": 1})
     fake.on("POST", "/prompts/{id}/retry", s.prompt(2, "pending"))
     assert run(fake, "retry", "12").out == "Job 12: 1 prompt back in the queue (job is running).\n"
-    assert run(fake, "retry", "--prompt", "42").out == "Prompt 42 (job 12 #2) is pending again.\n"
+    assert run(fake, "retry", "--prompt", "42").out == "Prompt 42 (job 12 #3) is pending again.\n"
 
 
 # --- queue ----------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ def test_watch_job_piped_prints_a_line_per_prompt_change_and_exits_0_on_success(
     assert r.code == 0 and r.sleeps == [0.5, 0.5]
     lines = r.out.splitlines()
     # first poll: every prompt already past pending; a sampler step alone prints nothing
-    assert lines[:4] == ["job 12 #0 succeeded (3/5 done)", "job 12 #1 succeeded (3/5 done)",
-                         "job 12 #2 failed (3/5 done)", "job 12 #3 running (3/5 done)"]
+    assert lines[:4] == ["job 12 #1 succeeded (3/5 done)", "job 12 #2 succeeded (3/5 done)",
+                         "job 12 #3 failed (3/5 done)", "job 12 #4 running (3/5 done)"]
     assert lines[-1].startswith("✓ job 12 night batch: succeeded, 5/5 done")
     assert "\x1b[" not in r.out
 
@@ -54,7 +54,7 @@ def test_watch_job_on_a_tty_redraws_in_place(fake: FakeVq) -> None:
     frames = r.out.split("\x1b[2F\x1b[J")  # two live lines: the job bar and the running prompt
     assert len(frames) == 3
     assert "5/20 steps  node 13" in frames[0] and "10/20 steps" in frames[1]
-    assert "#3 img4.png" in frames[0]
+    assert "#4 img4.png" in frames[0]
     assert frames[2].startswith("✓ job 12")
 
 

@@ -181,7 +181,7 @@ async def test_finished_prompt_succeeds_with_its_outputs(rig: Rig) -> None:
     assert prompt.status is P.SUCCEEDED and prompt.outputs == [OUTPUT] and prompt.finished_at == rig.clock.now
     assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
     assert rig.events.statuses(prompt.id) == [P.QUEUED, P.RUNNING, P.SUCCEEDED]
-    assert ("succeeded", "prompt #0 succeeded with 1 output file(s)") in rig.log(job_id)
+    assert ("succeeded", "prompt #1 succeeded with 1 output file(s)") in rig.log(job_id)
     assert rig.worker.in_flight == 0 and rig.bridge.watched == frozenset()
 
 
@@ -203,7 +203,7 @@ async def test_execution_error_fails_the_prompt_with_comfyuis_error(rig: Rig) ->
     await rig.tick()
     prompt = rig.prompt(job_id)
     assert prompt.status is P.FAILED and prompt.error == error
-    assert ("failed", "prompt #0 failed in node 7 (KSampler): CUDA out of memory") in rig.log(job_id)
+    assert ("failed", "prompt #1 failed in node 7 (KSampler): CUDA out of memory") in rig.log(job_id)
     assert rig.statuses(job_id) == [P.FAILED, P.QUEUED]  # the worker moves on
     rig.bridge.succeed(rig.bridge.start())
     await rig.tick()
@@ -408,7 +408,7 @@ async def test_cancel_of_a_running_prompt_interrupts_only_it_and_is_confirmed(ri
     await rig.tick()
     prompt = rig.prompt(job_id)
     assert prompt.status is P.CANCELED and prompt.error is None
-    assert ("canceled", "prompt #0 interrupted as asked") in rig.log(job_id)
+    assert ("canceled", "prompt #1 interrupted as asked") in rig.log(job_id)
     assert rig.statuses(job_id)[1] is P.QUEUED, "the other prompt is untouched"
 
 

@@ -18,11 +18,11 @@ const VIEWS = [
 
 /**
  * @param {HTMLElement} container the fresh element the frontend gives render()
- * @param {{store: object, actions: object, ctx: {fileUrl: Function, now: Function},
- *   styles?: {apply: (shadow: ShadowRoot) => void}}} deps
+ * @param {{store: object, actions: object, ctx: {fileUrl: Function, apiUrl: Function, now: Function},
+ *   styles?: {apply: (shadow: ShadowRoot) => void}, submit: {store: object, controller: object}}} deps
  * @returns {{destroy: () => void, root: HTMLElement}}
  */
-export function mountPanel(container, { store, actions, ctx, styles }) {
+export function mountPanel(container, { store, actions, ctx, styles, submit: submitDeps }) {
   const tabs = VIEWS.map((v) => h("button", {
     class: "vq-tab", type: "button", id: `vq-tab-${v.id}`,
     attrs: { role: "tab", "aria-controls": `vq-view-${v.id}` }, data: { act: "view", view: v.id, testid: `tab-${v.id}` },
@@ -30,7 +30,7 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
   const status = createStatusBar();
   const toolbar = createToolbar();
   const list = createJobList(ctx);
-  const submit = createSubmitView(ctx);
+  const submit = createSubmitView(ctx, submitDeps);
   const queueView = h("div", { class: "vq-view", id: "vq-view-queue", attrs: { role: "tabpanel", "aria-labelledby": "vq-tab-queue" } },
     toolbar.el, list.el);
   const submitView = h("div", { class: "vq-view", id: "vq-view-submit", attrs: { role: "tabpanel", "aria-labelledby": "vq-tab-submit" } },
@@ -146,7 +146,7 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
 
   function onKeydown(event) {
     const tab = event.target.closest?.("[role=tab]");
-    if (tab && (event.key === "ArrowRight" || event.key === "ArrowLeft" || event.key === "Home" || event.key === "End")) {
+    if (tab && tabs.includes(tab) && (event.key === "ArrowRight" || event.key === "ArrowLeft" || event.key === "Home" || event.key === "End")) {
       event.preventDefault();
       const i = tabs.indexOf(tab);
       const n = tabs.length;
@@ -218,6 +218,7 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
     root,
     destroy() {
       unsubscribe();
+      submit.dispose();
       if (frame != null) cancelAnimationFrame(frame);
       if (restoreFrame != null) cancelAnimationFrame(restoreFrame);
       if (scrollTimer != null) {

@@ -11,6 +11,19 @@ import { createJsonView } from "./json-view.js";
 const CANCELABLE = new Set(CANCELABLE_STATUSES);
 const RETRYABLE = new Set(RETRYABLE_STATUSES);
 
+/** [label, text] of a prompt's own prompt parameters ("Prompt", or "Clip 1" … "Clip N"). */
+export function promptTexts(params, fields) {
+  const out = [];
+  for (const f of fields) {
+    if (!f.name.includes("{k}")) {
+      if (f.name in params) out.push([f.label, params[f.name]]);
+      continue;
+    }
+    for (let k = 1; f.name.replace("{k}", k) in params; k++) out.push([f.label.replace("{k}", k), params[f.name.replace("{k}", k)]]);
+  }
+  return out;
+}
+
 export function createPromptRow(id, ctx) {
   const index = h("span", { class: "vq-prompt-index" });
   const thumb = h("img", { class: "vq-thumb", alt: "", loading: "lazy", decoding: "async", hidden: true, width: 40, height: 40 });
@@ -21,6 +34,7 @@ export function createPromptRow(id, ctx) {
   const copyBtn = h("button", { class: "vq-icon-btn", type: "button", data: { act: "copy-id", id, testid: "copy-id" },
     attrs: { "aria-label": "Copy the ComfyUI prompt id" }, title: "Copy the ComfyUI prompt id" },
   h("i", { class: "pi pi-copy", attrs: { "aria-hidden": "true" } }));
+  const texts = h("dl", { class: "vq-prompt-texts", hidden: true, data: { testid: "prompt-texts" } });
   const ids = h("div", { class: "vq-prompt-ids", hidden: true }, h("span", { class: "vq-muted", text: "ComfyUI prompt" }), comfyId, copyBtn);
   const bar = progressBar("Sampler steps");
   const barText = h("span", { class: "vq-progress-text" });
@@ -43,13 +57,15 @@ export function createPromptRow(id, ctx) {
 
   const el = h("li", { class: "vq-prompt", data: { promptId: id, testid: "prompt-row" } },
     h("div", { class: "vq-prompt-head" }, index, thumb, h("span", { class: "vq-prompt-main" }, file, meta), badge),
-    ids, progress, error, outputs,
+    texts, ids, progress, error, outputs,
     h("div", { class: "vq-actions vq-actions-small" }, jsonBtn, cancelBtn, retryBtn),
     json.el);
 
   let last = null;
   let lastOutputs = null;
   let lastOpen = {};
+  let lastFields = null;
+  let lastTexts = null;
 
   function update(p, state) {
     if (p !== last) {
@@ -58,11 +74,12 @@ export function createPromptRow(id, ctx) {
       setText(file, p.input_file ? baseName(p.input_file) : "no input file");
       setClass(file, "vq-muted", !p.input_file);
       setAttr(file, "title", p.input_file || null);
-      const bits = [];
+      const bits = [`id ${p.id}`];
       if (p.try_index != null) bits.push(`try ${p.try_index + 1}`);
       if (p.seed != null) bits.push(`seed ${p.seed}`);
       if (p.max_attempts && p.attempt) bits.push(`attempt ${p.attempt}/${p.max_attempts}`);
       setText(meta, bits.join(" · "));
+      setAttr(meta, "title", `Prompt id ${p.id}: vq cancel --prompt ${p.id} / vq retry --prompt ${p.id}`);
       updateBadge(badge, m);
       if ((p.input_file || p.staged_name) && !thumb.getAttribute("src")) showThumb(p);
       setHidden(ids, !p.comfy_prompt_id);
@@ -82,6 +99,12 @@ export function createPromptRow(id, ctx) {
       setHidden(cancelBtn, !CANCELABLE.has(p.status));
       setHidden(retryBtn, !RETRYABLE.has(p.status));
       last = p;
+    }
+    const fields = state.promptFields[state.details[p.job_id]?.job?.workflow];
+    if (p !== lastTexts || fields !== lastFields) {
+      lastTexts = p;
+      lastFields = fields;
+      renderTexts(promptTexts(p.params || {}, fields || []));
     }
     if (p.outputs !== lastOutputs) {
       lastOutputs = p.outputs;
@@ -113,6 +136,11 @@ export function createPromptRow(id, ctx) {
     thumb.src = p.input_file ? ctx.apiUrl(`/vq/v1/thumbnail?${new URLSearchParams({ path: p.input_file, size: "96" })}`) : staged;
     thumb.alt = `Input ${baseName(p.input_file || p.staged_name)}`;
     thumb.hidden = false;
+  }
+
+  function renderTexts(pairs) {
+    setHidden(texts, !pairs.length);
+    texts.replaceChildren(...pairs.flatMap(([label, text]) => [h("dt", { text: label }), h("dd", { text: text || "(empty)" })]));
   }
 
   function renderError(err) {
