@@ -7,6 +7,7 @@ no ComfyUI checks). Nothing is patched after construction.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from typing import Any
 from . import __version__
 from .api.events import EventPublisher
 from .api.reader import QueueReader
+from .autoprompt.cache import PromptCache
+from .autoprompt.client import LmStudioClient
+from .autoprompt.generator import Generator, GeneratorConfig
+from .autoprompt.service import AutopromptService
 from .comfy.bridge import ComfyBridge
 from .config import Settings
 from .errors import Unavailable
@@ -21,10 +26,12 @@ from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
 from .files.staging import Stager
+from .files.work import FileWork
 from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
+from .queue.ownership import Instance
+from .queue.ports import QueueControl
 from .queue.presets import PresetService
-from .queue.ports import EventSink, QueueControl
 from .queue.progress import LiveProgress, WorkerState
 from .queue.records import PromptRecord, Transition
 from .queue.service import JobService, ProcessedMover
@@ -37,8 +44,10 @@ SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflow_defs_v2"
 USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
 UPLOADS = "vq/uploads"  # under ComfyUI's input dir
 COMFY_DIRS_SETTING = "comfy_dirs"  # ComfyUI's input/output folders, for the CLI's offline mode
-HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit",
-                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours")
+HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit", "lease_seconds",
+                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours", "job_retention_days",
+                   "lmstudio_url", "autoprompt_caption_model", "autoprompt_motion_model", "autoprompt_timeout_seconds",
+                   "autoprompt_image_long_side")
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,11 @@ class App:
     staging: StagingCleanup
     presets: PresetService
     submitter: Submitter
+    work: FileWork
     host: ComfyBridge | None
     dispatcher: Dispatcher | None
+    autoprompt: AutopromptService
+    lmstudio: LmStudioClient
 
     async def start(self) -> None:
         """Inside ComfyUI, once its server runs: record its folders, load definitions, feed it."""
@@ -75,17 +87,22 @@ class App:
 
     async def stop(self) -> None:
         await self.staging.stop_sweeps()
+        await self.autoprompt.close()
+        await self.lmstudio.close()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         self.close()
 
     def close(self) -> None:
+        self.work.close()
         self.db.close()
         self.store.close()
 
     async def health(self) -> dict[str, Any]:
         worker = self.reader.worker
         caps = self.host.capabilities if self.host is not None else None
+        now = time.time()
+        instances = await self.db.run(self.store.instances)
         return {
             "ok": worker.running and worker.error is None,
             "vq_version": __version__,
@@ -99,12 +116,20 @@ class App:
                 "sqlite_version": self.store.sqlite_version,
             },
             "settings": self.settings.model_dump(include=set(HEALTH_SETTINGS)),
+            # Every ComfyUI process whose vq renews its lease on this database (one per GPU, say).
+            "instance": self.dispatcher.instance.id if self.dispatcher is not None else None,
+            "instances": [
+                {"id": i.id, "host": i.host, "port": i.port, "pid": i.pid, "started_at": i.started_at,
+                 "heartbeat_at": i.heartbeat_at}
+                for i in instances.values() if i.lease_expires_at >= now
+            ],
         }
 
 
 def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> App:
     store = SqliteQueueStore(dirs.data / DB_FILE)
     db = DbExecutor()
+    work = FileWork()  # vq's file work, off the default executor that serves ComfyUI's files
     live, worker = LiveProgress(), WorkerState()
     stager = Stager(dirs.input)
     reader = QueueReader(store, db, live, worker, settings.max_in_flight)
@@ -125,24 +150,30 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         max_attempts=settings.max_attempts,
     )
     dispatcher: Dispatcher | None = None
-    events: EventSink
+    events: EventPublisher | NoBrowsers  # an EventSink, and the autoprompt notifier
     control: QueueControl
     if host is not None:
         events = EventPublisher(host.broadcast, reader, live)
+        instance = Instance.here(host=settings.owner_id, port=host.port(), started_at=time.time())
         dispatcher = Dispatcher(store=store, db=db, bridge=host, events=events, live=live, worker=worker,
                                 settings=settings, input_problem=stager.verify,
-                                on_job_succeeded=ProcessedMover(store=store, db=db))
+                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots), instance=instance)
         control = dispatcher
     else:
         events, control = NoBrowsers(), NoComfyUI()
     jobs = JobService(store=store, db=db, reader=reader, dispatcher=control, events=events, settings=settings,
                       submitter=submitter)
     files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, settings=settings,
-                         catalog=workflows.catalog)
+                         catalog=workflows.catalog, work=work)
     staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
-                             store=store, db=db)
+                             store=store, db=db, work=work)
+    lmstudio = LmStudioClient(settings.lmstudio_url, timeout=settings.autoprompt_timeout_seconds)
+    generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings))
+    autoprompt = AutopromptService(settings=settings, generator=generator, lister=lmstudio,
+                                   catalog=workflows.catalog, roots=roots, notify=events.autoprompt)
     presets = PresetService(store, db)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, host, dispatcher)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, work, host,
+               dispatcher, autoprompt, lmstudio)
 
 
 def recorded_comfy_dirs(data_dir: Path) -> dict[str, str] | None:
@@ -178,6 +209,9 @@ class NoBrowsers:
         pass
 
     def queue(self) -> None:
+        pass
+
+    def autoprompt(self, event: dict[str, Any]) -> None:
         pass
 
     async def drain(self) -> None:

@@ -1,27 +1,30 @@
 """aiohttp handlers: parse the request, call a service, answer JSON. Nothing else.
 
-Every handler is wrapped by ``_handler``, which validates the query/body with pydantic
-and maps errors to the ``{"error": {code, message, details}}`` envelope (DESIGN §7).
+Every handler is wrapped by ``api.http.wrap``, which guards against other sites, validates
+the query/body with pydantic and maps errors to the ``{"error": {code, message, details}}``
+envelope (DESIGN §7).
 Routes go on ComfyUI's own route table at import time, so ComfyUI serves each twice:
 ``/vq/v1/...`` and ``/api/vq/v1/...``.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
-from pydantic import ValidationError
+from aiohttp.helpers import parse_mimetype
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .api import requests as schemas
+from .api.http import Reply, wrap
 from .api.reader import QueueReader
 from .api.spec import PREFIX, AlsoOk, RouteSpec
-from .errors import InvalidRequest, PathForbidden, VqError
+from .autoprompt.service import AutopromptService
+from .config import Settings
+from .errors import InvalidRequest
 from .files.cleanup import StagingCleanup
 from .files.service import FilesService
 from .queue.presets import PresetService
@@ -31,26 +34,16 @@ from .workflows.service import WorkflowService
 
 log = logging.getLogger("vq.routes")
 
-# Browsers send these cross-site without a CORS preflight; a body-less POST must refuse them.
-SIMPLE_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An answer whose status differs from the route's usual one (e.g. a dry run's 200)."""
-
-    status: int
-    body: dict[str, Any]
-
-
 class Services(Protocol):
     """What the handlers call: ``app.App`` inside ComfyUI, a test's stand-in elsewhere."""
 
+    settings: Settings
     jobs: JobService
     reader: QueueReader
     workflows: WorkflowService
     files: FilesService
     staging: StagingCleanup
+    autoprompt: AutopromptService
     presets: PresetService
 
     async def health(self) -> dict[str, Any]: ...
@@ -73,78 +66,7 @@ def route(method: str, path: str, summary: str, **facts: Any) -> Callable[[Handl
 def register(routes: web.RouteTableDef, api: Services) -> None:
     """Put every vq route on ``routes`` (ComfyUI's PromptServer.routes inside ComfyUI)."""
     for spec, fn in SPECS:
-        routes.route(spec.method, spec.path)(_handler(spec, fn, api))
-
-
-def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def handle(request: web.Request) -> web.Response:
-        try:
-            kwargs: dict[str, Any] = {}
-            if spec.query is not None:
-                kwargs["query"] = spec.query.model_validate(dict(request.query))
-            if spec.body is not None:
-                kwargs["body"] = spec.body.model_validate(await _json_body(request))
-            elif spec.raw:
-                kwargs["request"] = request
-            elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
-                _refuse_simple_forms(request)
-            for name, value in request.match_info.items():
-                kwargs[name] = _int_id(name, value) if name.endswith("_id") else value
-            result = await fn(api, **kwargs)
-        except ValidationError as exc:
-            return error_response(400, "invalid_request", _describe(exc), {"errors": _errors(exc)})
-        except VqError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details)
-        except Exception:
-            log.exception("vq: %s %s failed", request.method, request.path)
-            return error_response(500, "internal", "internal error in vq; the traceback is in ComfyUI's log")
-        if isinstance(result, web.StreamResponse):  # not JSON: e.g. an image
-            return result
-        if isinstance(result, Reply):
-            return web.json_response(result.body, status=result.status, dumps=_dumps)
-        return web.json_response(result, status=spec.status, dumps=_dumps)
-
-    handle.__name__ = fn.__name__
-    return handle
-
-
-async def _json_body(request: web.Request) -> Any:
-    if not request.can_read_body:
-        return {}
-    if request.content_type != "application/json":
-        raise InvalidRequest(f"send the body as JSON (Content-Type: application/json), not {request.content_type}")
-    try:
-        return await request.json()
-    except ValueError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
-
-
-def _refuse_simple_forms(request: web.Request) -> None:
-    if request.content_type in SIMPLE_FORM_TYPES:
-        raise InvalidRequest(f"this route takes no form data (got {request.content_type})")
-
-
-def _int_id(name: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a whole number, not {value!r}") from None
-
-
-def _describe(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-
-
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
-    return [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
+        routes.route(spec.method, spec.path)(wrap(spec, fn, api))
 
 
 # --- the routes -------------------------------------------------------------------------
@@ -162,14 +84,22 @@ async def list_jobs(api: Services, query: schemas.ListJobs) -> dict[str, Any]:
 
 
 @route("POST", "/jobs", "Submit a job: raw graphs, or a workflow over input files (dry_run: answer 200 with "
-       "the prompts that would be queued)", body=schemas.SubmitJob, status=201, response="JobDetail",
-       errors=(403, 404, 503), conflicts=False,
+       "the prompts that would be queued). With an Idempotency-Key header (kept 24 h), a repeat answers "
+       "200 with the job the key created; the key with a different body is 409",
+       body=schemas.SubmitJob, status=201, response="JobDetail", errors=(403, 404, 503), idempotent=True,
        also_ok=AlsoOk(200, "DryRun", "dry_run: true: the prompts that would be queued; nothing queued"))
-async def submit_job(api: Services, body: schemas.SubmitJob) -> dict[str, Any] | Reply:
+async def submit_job(api: Services, body: schemas.SubmitJob, idempotency_key: str | None = None
+                     ) -> dict[str, Any] | Reply:
+    idempotency = None
+    if idempotency_key is not None and not body.dry_run:
+        idempotency = (idempotency_key, hashlib.sha256(body.model_dump_json().encode()).hexdigest())
+        before = await api.jobs.replayed(*idempotency)
+        if before is not None:
+            return Reply(200, before)
     if body.graphs is not None:
         return await api.jobs.submit_graphs(name=body.name, graphs=body.graphs, priority=body.priority,
-                                            max_attempts=body.max_attempts)
-    answer = await api.jobs.submit_workflow(body.to_request())
+                                            max_attempts=body.max_attempts, idempotency=idempotency)
+    answer = await api.jobs.submit_workflow(body.to_request(), idempotency=idempotency)
     return Reply(200, answer) if body.dry_run else answer
 
 
@@ -198,6 +128,12 @@ async def cancel_job(api: Services, job_id: int) -> dict[str, Any]:
        response="RetryJobResult")
 async def retry_job(api: Services, job_id: int) -> dict[str, Any]:
     return await api.jobs.retry_job(job_id)
+
+
+@route("DELETE", "/jobs/{job_id}", "Delete a finished job with its prompts and log (outputs stay on disk); "
+       "409 while it has unfinished prompts", response="DeletedJob")
+async def delete_job(api: Services, job_id: int) -> dict[str, Any]:
+    return await api.jobs.delete_job(job_id)
 
 
 @route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response="LogPage")
@@ -280,13 +216,14 @@ async def normalize_path(api: Services, body: schemas.NormalizePath) -> dict[str
 
 
 @route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
-       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404))
+       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404),
+       same_site_only=True)
 async def browse_folder(api: Services, query: schemas.BrowseQuery) -> dict[str, Any]:
     return await api.files.browse(query.path, query.workflow, query.extensions, query.limit)
 
 
 @route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=schemas.ThumbnailQuery, raw=True,
-       content_type="image/webp", errors=(403, 404, 415))
+       content_type="image/webp", errors=(403, 404, 415), same_site_only=True)
 async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.Request) -> web.Response:
     thumb = await api.files.thumbnail(query.path, query.size, request.headers.get("If-None-Match"))
     headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=3600"}
@@ -299,23 +236,33 @@ async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.R
        "subfolder field goes before the file)", query=schemas.UploadQuery, status=201, response="UploadResult", raw=True,
        errors=(403, 413, 415), conflicts=False)
 async def upload(api: Services, query: schemas.UploadQuery, request: web.Request) -> dict[str, Any]:
-    _refuse_cross_origin(request)
     api.files.refuse_if_too_large(request.content_length)
     if request.content_type != "multipart/form-data":
         raise InvalidRequest(
             f"send the file as multipart/form-data (curl -F file=@clip.mp4), not {request.content_type}")
-    reader = await request.multipart()
+    boundary = parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary", "").strip('"')
+    if not boundary:
+        raise InvalidRequest("the multipart Content-Type has no boundary; let the client build the body "
+                             "(curl -F file=@clip.mp4, or FormData in a browser)")
     subfolder, answer = query.subfolder, None
-    while (part := await reader.next()) is not None:
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if answer is not None:
+                await api.files.discard_upload(answer)
+                raise InvalidRequest("send one file per request, with the subfolder field before the file")
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("nested multipart bodies are not supported; send one file per request")
+            if part.filename is None:
+                subfolder = await _subfolder_field(part, query.subfolder)
+            else:
+                answer = await api.files.upload(_chunks(part), part.filename, subfolder)
+    except (ValueError, AssertionError, HttpProcessingError, web.HTTPException) as exc:
+        # aiohttp's multipart reader raises these on a malformed or cut-off body; a
+        # half-written file was already removed by files.upload (see _chunks).
         if answer is not None:
             await api.files.discard_upload(answer)
-            raise InvalidRequest("send one file per request, with the subfolder field before the file")
-        if not isinstance(part, BodyPartReader):
-            raise InvalidRequest("nested multipart bodies are not supported; send one file per request")
-        if part.filename is None:
-            subfolder = await _subfolder_field(part, query.subfolder)
-        else:
-            answer = await api.files.upload(_chunks(part), part.filename, subfolder)
+        raise InvalidRequest(f"the multipart body is malformed or incomplete: {exc}") from None
     if answer is None:
         raise InvalidRequest(
             "the upload holds no file; send it as a form field with a file name (curl -F file=@clip.mp4)")
@@ -332,17 +279,6 @@ async def staging_usage(api: Services, query: schemas.StagingQuery) -> dict[str,
        "(dry_run, the default, only lists them)", body=schemas.CleanupBody, response="CleanupResult")
 async def staging_cleanup(api: Services, body: schemas.CleanupBody) -> dict[str, Any]:
     return await api.staging.cleanup(body.is_dry_run)
-
-
-def _refuse_cross_origin(request: web.Request) -> None:
-    # A page on any site can make the browser POST multipart here without a CORS preflight,
-    # and ComfyUI's own origin check covers loopback hosts only. Non-browsers send no Origin.
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
-        raise PathForbidden(
-            f"uploads from another site are refused (Origin {origin}, this server {request.host}); upload from "
-            "ComfyUI's own page, and behind a reverse proxy pass the original Host header through",
-            {"origin": origin}, code="cross_origin")
 
 
 async def _subfolder_field(part: BodyPartReader, from_query: str) -> str:
@@ -363,6 +299,9 @@ async def _subfolder_field(part: BodyPartReader, from_query: str) -> str:
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(1 << 20):
         yield chunk
+    if not part.at_eof():  # the body ended before the part's closing boundary
+        raise InvalidRequest("the upload is incomplete (the body was truncated before the file's end); "
+                             "nothing was kept, send it again")
 
 
 @route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)",
@@ -381,6 +320,40 @@ async def describe_workflow(api: Services, name: str) -> dict[str, Any]:
        response="WorkflowReload", conflicts=False)
 async def reload_workflows(api: Services) -> dict[str, Any]:
     return await api.workflows.reload()
+
+
+# --- auto-prompt ---
+
+
+@route("GET", "/autoprompt/status", "Is LM Studio there, which models it has (loaded, vision), and whether each "
+       "auto-prompt stage can run (else the hint)", response="AutopromptStatus")
+async def autoprompt_status(api: Services) -> dict[str, Any]:
+    return await api.autoprompt.status()
+
+
+@route("POST", "/autoprompt", "Caption images and/or write their motion prompts, waiting for the answer (up to "
+       "20 images; LM Studio unavailable: 503 with a hint)", body=schemas.Autoprompt, response="AutopromptResult",
+       errors=(403, 404, 502, 503, 504), conflicts=False)  # LM Studio: error (502), down (503), slow (504)
+async def autoprompt(api: Services, body: schemas.Autoprompt) -> dict[str, Any]:
+    return await api.autoprompt.generate(body.to_request())
+
+
+@route("POST", "/autoprompt/runs", "Start auto-prompt as a background run (progress as vq.autoprompt events)",
+       body=schemas.Autoprompt, status=202, response="AutopromptRun", errors=(403, 404, 503), conflicts=False)
+async def start_autoprompt_run(api: Services, body: schemas.Autoprompt) -> dict[str, Any]:
+    return await api.autoprompt.start_run(body.to_request())
+
+
+@route("GET", "/autoprompt/runs/{run_id}", "An auto-prompt run: progress per stage; the result when done",
+       response="AutopromptRun")
+async def get_autoprompt_run(api: Services, run_id: int) -> dict[str, Any]:
+    return api.autoprompt.run(run_id)
+
+
+@route("POST", "/autoprompt/runs/{run_id}/cancel", "Cancel an auto-prompt run (a finished run is unchanged)",
+       response="AutopromptRun", conflicts=False)
+async def cancel_autoprompt_run(api: Services, run_id: int) -> dict[str, Any]:
+    return await api.autoprompt.cancel_run(run_id)
 
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")

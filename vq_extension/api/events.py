@@ -1,4 +1,4 @@
-"""Websocket events for the sidebar: ``vq.job``, ``vq.prompt``, ``vq.queue``.
+"""Websocket events for the sidebar: ``vq.job``, ``vq.prompt``, ``vq.queue``, ``vq.autoprompt``.
 
 Job and queue events are coalesced: all changes within ``COALESCE_SECONDS`` send one event
 per job, so a 1,000-prompt cancel does not flood every browser (nor the database with
@@ -34,6 +34,11 @@ class EventPublisher:
     def prompt(self, prompt: PromptRecord) -> None:
         self._broadcast("vq.prompt", {"prompt": prompt_brief(prompt, self._live)})
         self.job(prompt.job_id)
+
+    def autoprompt(self, event: dict[str, Any]) -> None:
+        """One image done in a stage, or a run ended: sent at once (one per LM Studio answer,
+        seconds apart, so nothing to coalesce)."""
+        self._broadcast("vq.autoprompt", event)
 
     def job(self, job_id: int) -> None:
         self._dirty_jobs.add(job_id)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
-from . import file_responses, responses, workflow_responses
+from . import autoprompt_responses, file_responses, responses, workflow_responses
 from .spec import RouteSpec
 
 REF = "#/components/schemas/{model}"
@@ -25,13 +25,17 @@ PATH_PARAM = re.compile(r"\{(\w+)\}")
 # Every error answer has the same envelope; these say when each status happens.
 ERROR_TEXT = {
     400: "The body, query or a path id is invalid (`invalid_request`); `message` names the field.",
-    403: "A path lies outside the allowed roots (`path_not_allowed`).",
+    403: "A path lies outside the allowed roots (`path_not_allowed`), or the request came from another site's "
+         "page (`cross_origin`: an Origin that is not this server; `cross_site`: a cross-site Sec-Fetch-Site).",
     404: "No such job, prompt, workflow or file (`not_found`).",
     409: "The current state does not allow it (`conflict`, `count_changed`).",
-    413: "The upload is larger than the limit (`upload_too_large`).",
+    413: "The body or upload is larger than the limit (`body_too_large`, `upload_too_large`).",
     415: "The file is not an image or video vq takes (`unsupported_media`).",
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
-    503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
+    502: "LM Studio answered with an error auto-prompt cannot use (`autoprompt_backend_error`).",
+    503: "A dependency is down: ComfyUI's queue not ready (`unavailable`), LM Studio unreachable or without "
+         "the model a stage needs (`autoprompt_unavailable`, with a `hint`).",
+    504: "LM Studio did not answer within autoprompt_timeout_seconds (`autoprompt_timeout`).",
 }
 INFO = {
     "title": "vq (Video Queue) REST API",
@@ -102,7 +106,7 @@ def _response_model(spec: RouteSpec) -> type[BaseModel] | None:
 
 def model_named(name: str) -> type[BaseModel]:
     """A response model by the name a ``RouteSpec`` gives."""
-    for module in (responses, workflow_responses, file_responses):
+    for module in (responses, workflow_responses, file_responses, autoprompt_responses):
         if hasattr(module, name):
             return getattr(module, name)
     raise KeyError(f"no response model named {name}")
@@ -119,6 +123,11 @@ def _operation(spec: RouteSpec, fn: Any, schemas: dict[str, Any]) -> dict[str, A
               for p in PATH_PARAM.findall(spec.path)]
     if spec.query is not None:
         params += _query_params(spec.query, schemas)
+    if getattr(spec, "idempotent", False):
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "a fresh key per intended submit (e.g. a uuid4); a repeat within 24 h "
+                                      "answers 200 with the same job, a different body 409",
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
     if params:
         op["parameters"] = params
     raw = spec.raw
@@ -185,6 +194,10 @@ def _errors(spec: RouteSpec) -> list[int]:
         statuses.add(400)  # body-less POSTs refuse form posts with 400 too
     if has_ids:
         statuses.add(404)
+    if spec.body is not None:
+        statuses.add(413)  # json_body_max_bytes
+    if spec.changes_state or spec.same_site_only:
+        statuses.add(403)  # cross_origin / cross_site
     if spec.method != "GET" and spec.conflicts:
         statuses.add(409)
     statuses.add(500)

@@ -8,10 +8,10 @@ from typing import Any
 
 from ..errors import NotFound
 from ..queue.executor import DbExecutor
-from ..queue.models import JobStatus
+from ..queue.models import JobStatus, PromptStatus
 from ..queue.progress import LiveProgress, WorkerState
 from ..queue.store import SqliteQueueStore
-from .views import job_summary, log_entry, prompt_detail
+from .views import job_summary, log_entry, prompt_detail, stuck_prompts
 
 
 class QueueReader:
@@ -108,6 +108,7 @@ class QueueReader:
 
     async def queue_state(self) -> dict[str, Any]:
         totals = await self.db.run(self.store.prompt_totals)
+        running = await self.db.run(self.store.running_with_average) if totals.get(PromptStatus.RUNNING) else []
         return {
             "paused": self.worker.paused,
             "worker": self.worker.label,
@@ -115,4 +116,5 @@ class QueueReader:
             "in_flight": self.worker.in_flight,
             "max_in_flight": self.max_in_flight,
             "counts": {s.value: n for s, n in totals.items() if n},
+            "stuck": stuck_prompts(running, self.clock()),
         }

@@ -129,6 +129,11 @@ class CancelJobResult(BaseModel):
     canceling: int = Field(description="running prompts being interrupted")
 
 
+class DeletedJob(BaseModel):
+    id: int
+    deleted: bool = Field(description="always true: the job, its prompts, attempts and log are gone")
+
+
 class RetryJobResult(BaseModel):
     job: JobSummary
     retried: int
@@ -148,6 +153,15 @@ class LogPage(BaseModel):
     next_after: int = Field(description="pass as ?after= to read on")
 
 
+class StuckPrompt(BaseModel):
+    prompt_id: int
+    job_id: int
+    index: int
+    workflow: str | None
+    running_seconds: float
+    average_seconds: float = Field(description="mean run time of its workflow's succeeded prompts")
+
+
 class QueueState(BaseModel):
     paused: bool
     worker: Literal["running", "idle", "paused", "error"]
@@ -155,6 +169,8 @@ class QueueState(BaseModel):
     in_flight: int
     max_in_flight: int
     counts: dict[PromptStatus, int]
+    stuck: list[StuckPrompt] = Field(description="running prompts over 3x their workflow's average run time: "
+                                     "maybe hung; interrupt with POST /prompts/{id}/cancel")
 
 
 class ClearResult(BaseModel):
@@ -168,6 +184,7 @@ class Strategies(BaseModel):
     submit: str
     validate_: str = Field(alias="validate")
     queue_item_arity: int
+    queue_item_arity_from: str = Field(description="task_done_signature, or version when it cannot be read")
     cancel: str
     queue_read: str
     data_dir: str
@@ -179,6 +196,17 @@ class DbInfo(BaseModel):
     sqlite_version: str
 
 
+class InstanceInfo(BaseModel):
+    """A ComfyUI process with vq that uses this database (several: one per GPU, say)."""
+
+    id: str
+    host: str
+    port: int | None
+    pid: int
+    started_at: float
+    heartbeat_at: float
+
+
 class Health(BaseModel):
     ok: bool = Field(description="the dispatcher runs and its last tick succeeded")
     vq_version: str
@@ -188,6 +216,9 @@ class Health(BaseModel):
     data_dir: str
     db: DbInfo
     settings: dict[str, Any]
+    instance: str | None = Field(description="this ComfyUI process's vq instance id (host:port:pid:start:random)")
+    instances: list[InstanceInfo] = Field(description="every instance whose lease on this database is live, "
+                                                      "this one included")
 
 
 class ErrorInfo(BaseModel):
@@ -195,6 +226,8 @@ class ErrorInfo(BaseModel):
                                   "internal, unavailable, ...")
     message: str = Field(description="for people; names the field at fault")
     details: dict[str, Any] = Field(description="machine-readable specifics, e.g. errors[] for 400")
+    hint: str | None = Field(None, description="what to do about it, when vq knows (e.g. autoprompt_unavailable: "
+                                               "'Start LM Studio and load <model>')")
 
 
 class ErrorEnvelope(BaseModel):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
+from . import autoprompt
 from .errors import (
     EXIT_CODES_HELP,
     ApiError,
@@ -149,6 +150,9 @@ def build_parser() -> Parser:
     seed.add_argument("--random-seed", action="store_true", help="a fresh random seed for every prompt")
     p.add_argument("--priority", type=_int, default=0, metavar="N", help="higher runs first (default 0)")
     p.add_argument("--name", metavar="NAME", help="job name shown in the queue")
+    p.add_argument("--idempotency-key", metavar="KEY",
+                   help="reuse the key a timed-out submit printed: the server answers with the job that submit "
+                        "created instead of queueing a second one (default: a fresh key per run)")
     p.add_argument("--no-stage", action="store_true", help="use inputs in place instead of staging copies")
     p.add_argument("--move-processed", action="store_true",
                    help="move inputs to <folder>/_processed when the job succeeds")
@@ -185,6 +189,10 @@ def build_parser() -> Parser:
         p.add_argument("jobs", nargs="*", type=_int, metavar="JOB")
         p.add_argument("--prompt", type=_int, metavar="ID", help=f"{verb} this one prompt instead")
 
+    p = command("rm", "delete finished jobs with their prompts and logs (outputs stay on disk)",
+                "examples:\n  vq rm 12\n  vq rm 12 13 14")
+    p.add_argument("jobs", nargs="+", type=_int, metavar="JOB")
+
     command("pause", "stop dispatching; unstarted prompts come back out of ComfyUI", "example:\n  vq pause")
     command("resume", "resume dispatching", "example:\n  vq resume")
 
@@ -207,6 +215,10 @@ def build_parser() -> Parser:
     p = command("cleanup", "staged input retention: show what would be removed, or remove it",
                 "examples:\n  vq cleanup\n  vq cleanup --apply")
     p.add_argument("--apply", action="store_true", help="remove the files (default: dry run)")
+
+    p = command("autoprompt", autoprompt.HELP, autoprompt.EPILOG)
+    autoprompt.configure(p)
+    p.add_argument("--interval", type=_seconds, default=1.0, metavar="SECONDS", help="progress poll interval")
     return parser
 
 
@@ -237,9 +249,10 @@ def commands() -> dict[str, Command]:
 
     return {
         "health": c.run_health, "list": c.run_list, "status": c.run_status, "log": c.run_log,
-        "cancel": c.run_cancel, "retry": c.run_retry, "pause": c.run_pause, "resume": c.run_resume,
+        "cancel": c.run_cancel, "retry": c.run_retry, "rm": c.run_rm, "pause": c.run_pause, "resume": c.run_resume,
         "priority": c.run_priority, "top": c.run_top, "clear": c.run_clear, "watch": w.run_watch,
         "submit": submit.run_submit, "workflows": workflows.run_workflows, "cleanup": cleanup.run_cleanup,
+        "autoprompt": autoprompt.run_autoprompt,
     }
 
 

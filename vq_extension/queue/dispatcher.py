@@ -23,6 +23,7 @@ from ..config import Settings
 from ..errors import PromptError
 from .executor import DbExecutor
 from .models import IN_COMFY, JobStatus, PromptStatus
+from .ownership import Instance, why_ours
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
 from .records import LogLine, PromptRecord, Transition
@@ -49,8 +50,12 @@ class Dispatcher:
         input_problem: Callable[[str], str | None] | None = None,
         on_job_succeeded: Callable[[int], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
+        instance: Instance | None = None,
     ) -> None:
         self.store, self.db, self.bridge, self.events = store, db, bridge, events
+        # Who this process is among the instances sharing the database (queue/ownership.py).
+        self.instance = instance or Instance.here(host=settings.owner_id, port=None, started_at=clock())
+        self._renewed_at: float | None = None
         self.input_problem = input_problem  # staged name -> why ComfyUI could not load it, or None
         self.live, self.worker, self.settings, self.clock = live, worker, settings, clock
         self._nudge = asyncio.Event()
@@ -68,6 +73,7 @@ class Dispatcher:
     async def start(self) -> None:
         """Recover from the previous run, then run the loop as a background task."""
         self.worker.paused = bool(await self.db.run(self.store.get_setting, PAUSED_SETTING, False))
+        await self._renew(self.clock(), force=True)
         await self.recover()
         self.bridge.install_tap(self._on_comfy_event)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="vq-dispatcher")
@@ -128,15 +134,52 @@ class Dispatcher:
 
     async def tick(self) -> None:
         now = self.clock()
+        await self._renew(now)
         in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
-        await self._reconcile(in_comfy, now)
+        mine = [p for p in in_comfy if p.owner == self.instance.id]
+        await self._reconcile(mine, now)
+        if len(mine) < len(in_comfy):
+            await self._adopt([p for p in in_comfy if p.owner != self.instance.id], now)
         if not self.worker.paused and now >= self._blocked_until:
             await self._fill(now)
         self.worker.in_flight = len(self._tracked)
         self.bridge.watch(self._tracked.keys())
 
+    async def _renew(self, now: float, *, force: bool = False) -> None:
+        """Tell the other instances this one is alive and still owns its prompts (every
+        third of a lease); pick up a pause set through another instance."""
+        lease = self.settings.lease_seconds
+        if not force and self._renewed_at is not None and now - self._renewed_at < lease / 3:
+            return
+        await self.db.run(self.store.heartbeat, self.instance.record(now, lease), now, lease)
+        self._renewed_at = now
+        paused = bool(await self.db.run(self.store.get_setting, PAUSED_SETTING, False))
+        if paused != self.worker.paused and not force:
+            self.worker.paused = paused
+            if paused:
+                await self.pull_back_queued()
+            self.events.queue()
+
+    async def _adopt(self, others: list[PromptRecord], now: float) -> None:
+        """Another instance's prompts: recover those whose owner is gone (see ownership.py)."""
+        instances = await self.db.run(self.store.instances)
+        for prompt in others:
+            found = why_ours(self.instance, prompt, instances, now)
+            if found is not None:
+                why, lease_before = found
+                where = "running" if prompt.started_at else "waiting in ComfyUI's queue"
+                await self._lost(prompt, now, f"{why} while it was {where}", lease_before=lease_before)
+
     async def _reconcile(self, in_comfy: list[PromptRecord], now: float) -> None:
+        """This instance's prompts in ComfyUI: follow each to its end."""
+        previous = self._tracked
         self._tracked = {p.comfy_prompt_id: p for p in in_comfy if p.comfy_prompt_id}
+        for comfy_prompt_id in previous.keys() - self._tracked.keys():
+            # Taken over by another instance while this one could not renew its lease (hung,
+            # database locked): it is someone else's now, so it must not run here too.
+            if self.bridge.delete_pending(comfy_prompt_id) or self.bridge.interrupt(comfy_prompt_id):
+                log.warning("vq: prompt %s was taken over by another instance; removed it from this ComfyUI",
+                            previous[comfy_prompt_id].id)
         if not in_comfy:
             return
         snapshot = self.bridge.snapshot()  # queue first, then history: never a false "missing"
@@ -155,7 +198,8 @@ class Dispatcher:
                     self._missing_since.pop(prompt.id, None)
                     await self._finish(prompt, outcome, now)
                 elif now - self._missing_since.setdefault(prompt.id, now) >= self.settings.lost_grace_seconds:
-                    await self._lost(prompt, now, "it vanished from ComfyUI's queue and history")
+                    where = "" if prompt.started_at else " before it started (e.g. ComfyUI's Clear queue)"
+                    await self._lost(prompt, now, f"it vanished from ComfyUI's queue and history{where}")
 
     async def _while_running(self, prompt: PromptRecord, now: float) -> None:
         if prompt.status is P.QUEUED:
@@ -192,38 +236,33 @@ class Dispatcher:
             error = PromptError("interrupted", "interrupted in ComfyUI from outside vq (e.g. its Cancel button)")
             await self._apply(prompt, P.CANCELED, now, "canceled", error.message, error=error, level="warning")
 
-    async def _lost(self, prompt: PromptRecord, now: float, why: str) -> None:
-        """ComfyUI no longer knows the prompt: back to pending while attempts remain."""
+    async def _lost(self, prompt: PromptRecord, now: float, why: str, *, lease_before: float | None = None) -> None:
+        """ComfyUI no longer has the prompt: back to pending (an attempt used only if it had
+        started) or failed when its attempts are used up, in one transaction."""
         if prompt.status is P.CANCELING:
             await self._apply(prompt, P.CANCELED, now, "canceled", f"canceled; {why}")
             return
-        error = PromptError("interrupted", f"attempt {prompt.attempt} was interrupted: {why}")
-        t = await self._apply(prompt, P.INTERRUPTED, now, "interrupted", error.message, error=error, level="warning")
-        if t is None:
-            return
-        if prompt.attempt < prompt.max_attempts:
-            line = LogLine("requeued", f"back to pending for attempt {prompt.attempt + 1}")
-            requeued = await self.db.run(self.store.requeue, prompt.id, now, budget=0, log=line)
-            if requeued:
-                self._record(requeued, line)
-        else:
-            final = PromptError(
-                "interrupted_repeatedly",
-                f"interrupted repeatedly ({prompt.attempt} of {prompt.max_attempts} attempts); last: {why}. "
-                "If it crashes ComfyUI, check its inputs; retry it when fixed.",
-            )
-            await self._apply(t.prompt, P.FAILED, now, "failed", final.message, error=final, level="error")
+        t = await self.db.run(self.store.lose, prompt.id, now, comfy_prompt_id=prompt.comfy_prompt_id or "",
+                              owner=prompt.owner, why=why, lease_before=lease_before)
+        if t is not None:
+            self._record(t, t.line or LogLine("requeued", why, "warning"))
 
     async def recover(self) -> None:
-        """At start-up ComfyUI's queue is empty: whatever vq had there is lost."""
+        """At start-up: what this instance's previous run had in ComfyUI is lost with
+        ComfyUI's queue, and so is what an instance that stopped renewing had; prompts
+        left ``interrupted`` (an older vq's crash between two steps) are resolved too."""
         now = self.clock()
-        for prompt in await self.db.run(self.store.prompts_in, IN_COMFY):
-            await self._lost(prompt, now, f"ComfyUI restarted while it was {prompt.status.value}")
+        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
+        await self._adopt([p for p in in_comfy if p.owner != self.instance.id], now)
+        for prompt in await self.db.run(self.store.prompts_in, [P.INTERRUPTED]):
+            t = await self.db.run(self.store.resolve_interrupted, prompt.id, now)
+            if t is not None:
+                self._record(t, t.line or LogLine("requeued", "left interrupted", "warning"))
 
     async def _fill(self, now: float) -> None:
         while len(self._tracked) < self.settings.max_in_flight:
             prompt = await self.db.run(
-                self.store.claim_next, owner=self.settings.owner_id, now=now, lease_seconds=24 * 3600
+                self.store.claim_next, owner=self.instance.id, now=now, lease_seconds=self.settings.lease_seconds
             )
             if prompt is None:
                 return
@@ -252,6 +291,12 @@ class Dispatcher:
         except ComfyUnavailable as exc:
             return await self._pull_back(prompt, now, str(exc))
         except Exception as exc:
+            if self._in_comfy(comfy_prompt_id):
+                # Raised after ComfyUI took it: it runs there, so keep it queued and tracked.
+                log.warning("vq: submitting prompt %s raised, but ComfyUI has it; tracking it", prompt.id,
+                            exc_info=True)
+                self.events.prompt(prompt)
+                return True
             log.exception("vq: submitting prompt %s failed", prompt.id)
             error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
             self._tracked.pop(comfy_prompt_id, None)
@@ -265,6 +310,14 @@ class Dispatcher:
             return True
         self.events.prompt(prompt)
         return True
+
+    def _in_comfy(self, comfy_prompt_id: str) -> bool:
+        """Does ComfyUI have the prompt (queued, running or finished)? Queue first, then history."""
+        try:
+            return comfy_prompt_id in self.bridge.snapshot() or self.bridge.outcome(comfy_prompt_id) is not None
+        except Exception:
+            log.exception("vq: could not read ComfyUI's queue")
+            return False
 
     async def _pull_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
         self._tracked.pop(prompt.comfy_prompt_id or "", None)
@@ -290,6 +343,8 @@ class Dispatcher:
         now = self.clock()
         pulled = 0
         for prompt in await self.db.run(self.store.prompts_in, [P.QUEUED]):
+            if prompt.owner != self.instance.id:
+                continue  # in another instance's ComfyUI: that instance pulls it back
             comfy_prompt_id = prompt.comfy_prompt_id or ""
             if self.bridge.delete_pending(comfy_prompt_id):
                 self._tracked.pop(comfy_prompt_id, None)
@@ -365,7 +420,7 @@ class Dispatcher:
     def _record(self, t: Transition, line: LogLine) -> None:
         """Follow up a transition the store made (and logged): tracking, events, hooks."""
         prompt = t.prompt
-        if prompt.status in IN_COMFY and prompt.comfy_prompt_id:
+        if prompt.status in IN_COMFY and prompt.comfy_prompt_id and prompt.owner == self.instance.id:
             self._tracked[prompt.comfy_prompt_id] = prompt
         else:
             self._tracked.pop(prompt.comfy_prompt_id or "", None)

@@ -107,8 +107,50 @@ V2 = [
     """,
 ]
 
-# Presets of the Submit view: prompt texts and workflow settings, scoped by the view's mode.
+# Ownership (several ComfyUI processes on one database): one row per running vq instance,
+# renewed by its dispatcher; a prompt's `owner` is an instance id and its lease is renewed
+# with it. Prompts claimed before this (owner = a host name, a 24 h lease) are free to
+# recover at once. Idempotency keys of POST /vq/v1/jobs, kept 24 h.
 V3 = [
+    """
+    CREATE TABLE instance (
+        id               TEXT PRIMARY KEY,   -- host:port:pid:start:random
+        host             TEXT NOT NULL,
+        port             INTEGER,
+        pid              INTEGER NOT NULL,
+        started_at       REAL NOT NULL,
+        heartbeat_at     REAL NOT NULL,
+        lease_expires_at REAL NOT NULL
+    )
+    """,
+    "UPDATE prompt SET lease_expires_at = 0 WHERE status IN ('queued', 'running', 'canceling')",
+    """
+    CREATE TABLE idempotency_key (
+        key          TEXT PRIMARY KEY,
+        body_sha256  TEXT NOT NULL,
+        job_id       INTEGER NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+        created_at   REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX idempotency_key_created ON idempotency_key (created_at)",
+]
+
+# Auto-prompt's cache: captions and motion prompts by the hash of what produced them
+# (autoprompt/cache.py). A key says everything that made its value, so nothing goes stale;
+# a "regenerate" request overwrites the value with a fresh answer.
+V4 = [
+    """
+    CREATE TABLE autoprompt_cache (
+        kind        TEXT NOT NULL,   -- caption, motion
+        key         TEXT NOT NULL,   -- sha256 hex of the inputs
+        value       TEXT NOT NULL,   -- a caption, or a JSON list of motion prompts
+        PRIMARY KEY (kind, key)
+    )
+    """,
+]
+
+# Presets of the Submit view: prompt texts and workflow settings, scoped by the view's mode.
+V5 = [
     """
     CREATE TABLE preset (
         id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -125,7 +167,7 @@ V3 = [
     """,
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3)]
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

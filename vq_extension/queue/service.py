@@ -11,11 +11,12 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
+from ..files.paths import AllowedRoots
 from ..files.processed import move_to_processed
 from .executor import DbExecutor
 from .models import RETRYABLE, PromptStatus
 from .ports import EventSink, QueueControl, Reader
-from .records import LogLine, NewJob, NewPrompt, PromptRecord
+from .records import LogLine, NewJob, NewPrompt, PromptRecord, Replayed
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
 
@@ -41,8 +42,20 @@ class JobService:
 
     # --- submit ------------------------------------------------------------------------
 
+    async def replayed(self, key: str, body_sha256: str) -> dict[str, Any] | None:
+        """The job an Idempotency-Key created in the last 24 h, or None; 409 when the key
+        came with a different body."""
+        found = await self.db.run(self.store.find_idempotent, key, body_sha256, self.clock())
+        if found is None:
+            return None
+        if not found.same_body:
+            raise Conflict(f"Idempotency-Key {key!r} was already used for a different submit (job {found.job_id}); "
+                           "use a new key for a new job", {"job_id": found.job_id})
+        return await self.reader.job_detail(found.job_id)
+
     async def submit_graphs(
-        self, *, name: str | None, graphs: Sequence[dict[str, Any]], priority: int, max_attempts: int | None
+        self, *, name: str | None, graphs: Sequence[dict[str, Any]], priority: int, max_attempts: int | None,
+        idempotency: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """A job of raw API-format graphs, one prompt each."""
         for index, graph in enumerate(graphs):
@@ -50,24 +63,30 @@ class JobService:
         attempts = max_attempts or self.settings.max_attempts
         job = NewJob(name=name or f"{len(graphs)} graph(s)", priority=priority, options={"max_attempts": attempts})
         prompts = [NewPrompt(graph=graph, max_attempts=attempts, seed=find_seed(graph)) for graph in graphs]
-        return await self._persist(job, prompts)
+        return await self._persist(job, prompts, idempotency)
 
-    async def submit_workflow(self, req: WorkflowRequest) -> dict[str, Any]:
+    async def submit_workflow(self, req: WorkflowRequest, *, idempotency: tuple[str, str] | None = None
+                              ) -> dict[str, Any]:
         """A job from a workflow definition: one prompt per input file and try."""
         if self.submitter is None:
             raise Unavailable("workflow submits need the workflow catalog, which failed to load; see ComfyUI's log")
         prepared = await self.submitter.prepare(req)
         if req.dry_run:
-            return self.submitter.dry_run_answer(prepared)
+            return self.submitter.dry_run_answer(prepared, req.dry_run_offset)
         try:
-            return await self._persist(prepared.job, prepared.prompts)
+            return await self._persist(prepared.job, prepared.prompts, idempotency)
         except BaseException:
             await asyncio.to_thread(self.submitter.discard, prepared)
             raise
 
-    async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt]) -> dict[str, Any]:
+    async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt],
+                       idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
         now = self.clock()
-        job_id = await self.db.run(self.store.create_job, job, prompts, now)
+        job_id = await self.db.run(self.store.create_job, job, prompts, now, idempotency=idempotency)
+        if isinstance(job_id, Replayed):  # a concurrent request with the same key won the race
+            if not job_id.same_body:
+                raise Conflict("Idempotency-Key was already used for a different submit", {"job_id": job_id.job_id})
+            return await self.reader.job_detail(job_id.job_id)
         self.events.job(job_id)
         self.dispatcher.nudge()
         return await self.reader.job_detail(job_id)
@@ -181,7 +200,18 @@ class JobService:
                 cleared += 1
         return {"cleared": cleared}
 
-    # --- after a job ----------------------------------------------------------------------
+    # --- deleting --------------------------------------------------------------------------
+
+    async def delete_job(self, job_id: int) -> dict[str, Any]:
+        """Delete a finished job with its prompts, attempts and log (outputs stay on disk)."""
+        job = await self.db.run(self.store.get_job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist")
+        if not await self.db.run(self.store.delete_job, job_id):
+            raise Conflict(f"job {job_id} is {job.status.value}; only finished jobs (succeeded, failed, canceled) "
+                           "can be deleted: cancel it first", {"status": job.status.value})
+        self.events.queue()
+        return {"id": job_id, "deleted": True}
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -209,11 +239,18 @@ def check_graph(graph: Any, index: int) -> None:
             raise InvalidRequest(
                 f"{where}: node {node_id!r} has no class_type; this looks like a UI-format workflow, "
                 "export it with 'Export (API)' instead", {"index": index, "node": node_id})
-        if not isinstance(node.get("inputs", {}), dict):
+        inputs = node.get("inputs", {})
+        if not isinstance(inputs, dict):
             raise InvalidRequest(f"{where}: node {node_id!r} inputs must be an object", {"index": index})
+        for name in SEED_INPUTS:
+            seed = inputs.get(name)
+            if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= MAX_SEED:
+                raise InvalidRequest(f"{where}: node {node_id!r} {name} {seed} is outside ComfyUI's seed range "
+                                     f"0 to {MAX_SEED}", {"index": index, "node": node_id})
 
 
 SEED_INPUTS = ("seed", "noise_seed")
+MAX_SEED = 2**64 - 1  # ComfyUI's samplers' limit
 
 
 def find_seed(graph: dict[str, Any]) -> int | None:
@@ -229,8 +266,9 @@ def find_seed(graph: dict[str, Any]) -> int | None:
 class ProcessedMover:
     """After a job fully succeeded: move its source files into ``_processed/`` when it asked for that."""
 
-    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, clock: Callable[[], float] = time.time) -> None:
-        self.store, self.db, self.clock = store, db, clock
+    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, roots: Callable[[], AllowedRoots],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.db, self.roots, self.clock = store, db, roots, clock
 
     async def __call__(self, job_id: int) -> None:
         job = await self.db.run(self.store.get_job, job_id)
@@ -238,7 +276,7 @@ class ProcessedMover:
             return
         prompts = await self.db.run(self.store.job_prompts, job_id)
         sources = [Path(p.input_file) for p in prompts if p.input_file]
-        for moved in await asyncio.to_thread(move_to_processed, sources):
+        for moved in await asyncio.to_thread(move_to_processed, sources, self.roots):
             if moved.target is not None:
                 message, level = f"moved {moved.source} to {moved.target}", "info"
             else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .models import ACTIVE, ALLOWED_FROM, TERMINAL, JobStatus, PromptStatus
+from .models import ACTIVE, ALLOWED_FROM, IN_COMFY, TERMINAL, JobStatus, PromptStatus
 
 P = PromptStatus
 
@@ -104,6 +104,60 @@ UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt +
  WHERE id = :id AND status IN ({in_list(ALLOWED_FROM[P.PENDING] - {P.QUEUED})})
 """
 
+# --- ownership: instances, leases, recovery ---
+
+# An instance says it is alive, and renews the leases of the prompts it has in ComfyUI.
+UPSERT_INSTANCE = """
+INSERT INTO instance (id, host, port, pid, started_at, heartbeat_at, lease_expires_at)
+VALUES (:id, :host, :port, :pid, :started_at, :now, :lease)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, lease_expires_at = excluded.lease_expires_at
+"""
+RENEW_LEASES = f"""
+UPDATE prompt SET lease_expires_at = :lease
+ WHERE owner = :id AND status IN ({in_list(IN_COMFY)})
+"""
+# Instances silent for a day are history.
+DELETE_OLD_INSTANCES = "DELETE FROM instance WHERE lease_expires_at < :before"
+SELECT_INSTANCES = "SELECT * FROM instance ORDER BY started_at, id"
+
+# A lost prompt that never started goes back to pending as if it had never been claimed
+# (no attempt used); guarded by its ComfyUI id and, for another instance's row, the owner
+# and (unless it is a previous run of this instance) an expired lease.
+_LOST_GUARD = """
+   AND comfy_prompt_id = :comfy_prompt_id AND owner IS :owner
+   AND (:lease_before IS NULL OR lease_expires_at IS NULL OR lease_expires_at < :lease_before)
+"""
+UNCLAIM_LOST_PROMPT = f"""
+UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = NULL,
+       claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL,
+       started_at = NULL, updated_at = :now
+ WHERE id = :id AND status = 'queued' AND started_at IS NULL {_LOST_GUARD}
+"""
+# A lost prompt that started: interrupted (then requeued or failed in the same transaction).
+INTERRUPT_LOST_PROMPT = f"""
+UPDATE prompt SET status = 'interrupted', error_json = :error, updated_at = :now
+ WHERE id = :id AND status IN ('queued', 'running') {_LOST_GUARD}
+"""
+FINISH_INTERRUPTED_ATTEMPT = """
+UPDATE attempt SET status = 'interrupted', finished_at = :now, error_json = :error
+ WHERE prompt_id = :id AND comfy_prompt_id = :comfy_prompt_id AND finished_at IS NULL
+"""
+# interrupted -> failed (attempts used up), outside the transition table's guard helper.
+FAIL_INTERRUPTED_PROMPT = """
+UPDATE prompt SET status = 'failed', error_json = :error, finished_at = :now, updated_at = :now
+ WHERE id = :id AND status = 'interrupted'
+"""
+SELECT_JOB_STATUS = "SELECT status FROM job WHERE id = ?"
+
+# --- idempotency keys of POST /jobs ---
+
+SELECT_IDEMPOTENCY_KEY = "SELECT * FROM idempotency_key WHERE key = ? AND created_at >= ?"
+DELETE_OLD_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_key WHERE created_at < ?"
+INSERT_IDEMPOTENCY_KEY = """
+INSERT OR REPLACE INTO idempotency_key (key, body_sha256, job_id, created_at)
+VALUES (:key, :sha, :job_id, :now)
+"""
+
 SELECT_PROMPT = "SELECT * FROM prompt WHERE id = ?"
 SELECT_PROMPT_BY_COMFY_ID = "SELECT * FROM prompt WHERE comfy_prompt_id = ?"
 SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"
@@ -146,6 +200,12 @@ SELECT_SETTING = "SELECT value FROM setting WHERE key = ?"
 UPSERT_SETTING = """
 INSERT INTO setting (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+
+SELECT_AUTOPROMPT = "SELECT value FROM autoprompt_cache WHERE kind = ? AND key = ?"
+UPSERT_AUTOPROMPT = """
+INSERT INTO autoprompt_cache (kind, key, value) VALUES (:kind, :key, :value)
+ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value
 """
 
 JOB_ORDER = {
@@ -216,3 +276,34 @@ def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[An
             args.append(int(number))
         clauses.append(clause)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+# --- deleting finished jobs (prompts, attempts and log go with them: ON DELETE CASCADE) ----
+
+_FINISHED_JOB = f"""
+j.status IN ('succeeded', 'failed', 'canceled')
+ AND NOT EXISTS (SELECT 1 FROM prompt p WHERE p.job_id = j.id AND p.status IN ({in_list(ACTIVE)}))
+"""
+# One job, only when finished (the caller tells "unknown" from "not finished" by reading it).
+DELETE_FINISHED_JOB = f"DELETE FROM job WHERE id = :id AND id IN (SELECT j.id FROM job j WHERE {_FINISHED_JOB})"
+# Retention: finished jobs whose last prompt finished before the cutoff, oldest first.
+SELECT_FINISHED_BEFORE = f"""
+SELECT j.id FROM job j
+ WHERE {_FINISHED_JOB} AND COALESCE(j.finished_at, j.updated_at) < :cutoff
+ ORDER BY j.id LIMIT :limit
+"""
+DELETE_JOBS = "DELETE FROM job WHERE id IN ({marks})"
+
+
+# --- "stuck?" ------------------------------------------------------------------------------
+
+# Running prompts with the mean run time of succeeded prompts of the same workflow (raw-graph
+# jobs: of the same job), for the "stuck?" hint; the average is NULL when nothing succeeded yet.
+SELECT_RUNNING_WITH_AVERAGE = """
+SELECT p.id, p.job_id, p.idx, p.started_at, j.workflow,
+       (SELECT AVG(q.finished_at - q.started_at) FROM prompt q JOIN job k ON k.id = q.job_id
+         WHERE q.status = 'succeeded' AND q.started_at IS NOT NULL
+           AND (CASE WHEN j.workflow IS NULL THEN k.id = j.id ELSE k.workflow = j.workflow END)) AS average
+  FROM prompt p JOIN job j ON j.id = p.job_id
+ WHERE p.status = 'running' AND p.started_at IS NOT NULL
+"""

@@ -32,6 +32,7 @@ from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus, derive_job_status
 from .records import (
     AttemptRecord,
+    InstanceRecord,
     JobRecord,
     LogEntry,
     LogLine,
@@ -40,11 +41,14 @@ from .records import (
     NewPrompt,
     PresetRecord,
     PromptRecord,
+    Replayed,
     Transition,
 )
 from .sql import JOB_SORTS
 
 P = PromptStatus
+IDEMPOTENCY_SECONDS = 24 * 3600.0  # how long POST /jobs remembers an Idempotency-Key
+INSTANCE_FORGET_SECONDS = 24 * 3600.0  # an instance silent this long is dropped from the table
 _RANK = {status: rank for rank, status in enumerate(ACTIONABLE_ORDER)}
 
 __all__ = ["JOB_SORTS", "SchemaTooNew", "SqliteQueueStore"]
@@ -102,12 +106,18 @@ class SqliteQueueStore:
 
     # --- jobs ----------------------------------------------------------------------
 
-    def create_job(self, job: NewJob, prompts: Sequence[NewPrompt], now: float) -> int:
+    def create_job(self, job: NewJob, prompts: Sequence[NewPrompt], now: float, *,
+                   idempotency: tuple[str, str] | None = None) -> int | Replayed:
         """Persist a job and all its prompts (and the log line saying so) in one
-        transaction; returns the job id."""
+        transaction; returns the job id. With ``idempotency`` (key, body hash), a key seen
+        in the last 24 h creates nothing and answers what it created before (``Replayed``)."""
         if not prompts:
             raise ValueError("a job needs at least one prompt")
         with self._tx() as conn:
+            if idempotency is not None:
+                replayed = self._replayed(conn, *idempotency, now)
+                if replayed is not None:
+                    return replayed
             source_folder = (job.source or {}).get("folder") or ""
             cur = conn.execute(
                 Q.INSERT_JOB,
@@ -133,7 +143,7 @@ class SqliteQueueStore:
                         "job_id": job_id,
                         "idx": index,
                         "max_attempts": p.max_attempts,
-                        "seed": p.seed,
+                        "seed": p.seed if p.seed is None or -(2**63) <= p.seed < 2**63 else None,  # display only
                         "input_file": p.input_file,
                         "staged_name": p.staged_name,
                         "try_index": p.try_index,
@@ -146,7 +156,23 @@ class SqliteQueueStore:
             )
             conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "submitted", "message": f"submitted with {len(prompts)} prompt(s)"})
+            if idempotency is not None:
+                conn.execute(Q.DELETE_OLD_IDEMPOTENCY_KEYS, (now - IDEMPOTENCY_SECONDS,))
+                conn.execute(Q.INSERT_IDEMPOTENCY_KEY,
+                             {"key": idempotency[0], "sha": idempotency[1], "job_id": job_id, "now": now})
         return job_id
+
+    def find_idempotent(self, key: str, body_sha256: str, now: float) -> Replayed | None:
+        """What a key seen in the last 24 h created, or None."""
+        with self._lock:
+            return self._replayed(self._conn, key, body_sha256, now)
+
+    @staticmethod
+    def _replayed(conn: sqlite3.Connection, key: str, body_sha256: str, now: float) -> Replayed | None:
+        row = conn.execute(Q.SELECT_IDEMPOTENCY_KEY, (key, now - IDEMPOTENCY_SECONDS)).fetchone()
+        if row is None:
+            return None
+        return Replayed(int(row["job_id"]), row["body_sha256"] == body_sha256)
 
     def get_job(self, job_id: int) -> JobRecord | None:
         with self._lock:
@@ -244,6 +270,12 @@ class SqliteQueueStore:
             found = self._conn.execute(Q.SELECT_AVG_DURATIONS.format(ids=ids)).fetchall()
         return {r["job_id"]: float(r["seconds"]) for r in found}
 
+    def running_with_average(self) -> list[dict[str, Any]]:
+        """Running prompts: id, job_id, idx, started_at, workflow, average (their workflow's
+        mean run time, None before any succeeded)."""
+        with self._lock:
+            return [dict(r) for r in self._conn.execute(Q.SELECT_RUNNING_WITH_AVERAGE).fetchall()]
+
     def prompt_totals(self) -> dict[PromptStatus, int]:
         with self._lock:
             found = self._conn.execute(Q.SELECT_PROMPT_TOTALS).fetchall()
@@ -338,6 +370,90 @@ class SqliteQueueStore:
             conn.execute(Q.DELETE_ATTEMPT, params)
             return self._finish_transition(conn, prompt_id, before, now, log)
 
+    # --- ownership ---------------------------------------------------------------------
+
+    def heartbeat(self, instance: InstanceRecord, now: float, lease_seconds: float) -> int:
+        """The instance is alive: renew its row and the leases of its prompts in ComfyUI
+        (returns how many); forget instances silent for a day."""
+        lease = now + lease_seconds
+        with self._tx() as conn:
+            conn.execute(Q.UPSERT_INSTANCE, {"id": instance.id, "host": instance.host, "port": instance.port,
+                                             "pid": instance.pid, "started_at": instance.started_at, "now": now,
+                                             "lease": lease})
+            renewed = conn.execute(Q.RENEW_LEASES, {"id": instance.id, "lease": lease}).rowcount
+            conn.execute(Q.DELETE_OLD_INSTANCES, {"before": now - INSTANCE_FORGET_SECONDS})
+        return int(renewed)
+
+    def instances(self) -> dict[str, InstanceRecord]:
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_INSTANCES).fetchall()
+        return {r["id"]: rowmap.instance(r) for r in found}
+
+    def lose(self, prompt_id: int, now: float, *, comfy_prompt_id: str, owner: str | None, why: str,
+             lease_before: float | None = None) -> Transition | None:
+        """ComfyUI no longer has a queued or running prompt (restart, cleared queue, its
+        owner died). In ONE transaction: a prompt that never started goes back to pending
+        without using an attempt; one that started is interrupted, then requeued while
+        attempts remain, else failed. Guarded by its ComfyUI id and ``owner``; with
+        ``lease_before``, only while the owner's lease expired before then. None if the
+        guard did not hold (someone else got there first)."""
+        guard = {"id": prompt_id, "now": now, "comfy_prompt_id": comfy_prompt_id, "owner": owner,
+                 "lease_before": lease_before}
+        with self._tx() as conn:
+            before = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
+            if before is None:
+                return None
+            job_before = JobStatus(conn.execute(Q.SELECT_JOB_STATUS, (before["job_id"],)).fetchone()[0])
+            attempt = before["attempt"]
+            if before["started_at"] is None and before["status"] == P.QUEUED.value:
+                if conn.execute(Q.UNCLAIM_LOST_PROMPT, guard).rowcount != 1:
+                    return None
+                conn.execute(Q.DELETE_ATTEMPT, {"id": prompt_id, "comfy_prompt_id": comfy_prompt_id})
+                line = LogLine("requeued", f"never started: {why}; back to pending (no attempt used)", "warning")
+                return self._after_lost(conn, prompt_id, before, job_before, now, line)
+            error = PromptError("interrupted", f"attempt {attempt} was interrupted while running: {why}")
+            if conn.execute(Q.INTERRUPT_LOST_PROMPT, {**guard, "error": json.dumps(error.to_dict())}).rowcount != 1:
+                return None
+            conn.execute(Q.FINISH_INTERRUPTED_ATTEMPT, {**guard, "error": json.dumps(error.to_dict())})
+            return self._after_interrupt(conn, prompt_id, before, job_before, now, error.message, why)
+
+    def resolve_interrupted(self, prompt_id: int, now: float) -> Transition | None:
+        """An ``interrupted`` prompt left behind (a crash between two steps of an older vq):
+        requeue it while attempts remain, else fail it."""
+        with self._tx() as conn:
+            before = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
+            if before is None or before["status"] != P.INTERRUPTED.value:
+                return None
+            job_before = JobStatus(conn.execute(Q.SELECT_JOB_STATUS, (before["job_id"],)).fetchone()[0])
+            return self._after_interrupt(conn, prompt_id, before, job_before, now,
+                                         f"attempt {before['attempt']} was left interrupted",
+                                         "it was left interrupted by an earlier run")
+
+    def _after_interrupt(self, conn: sqlite3.Connection, prompt_id: int, before: sqlite3.Row,
+                         job_before: JobStatus, now: float, what: str, why: str) -> Transition:
+        attempt, max_attempts = before["attempt"], before["max_attempts"]
+        if attempt < max_attempts:
+            conn.execute(Q.REQUEUE_PROMPT, {"id": prompt_id, "now": now, "budget": 0})
+            line = LogLine("requeued", f"{what}; back to pending for attempt {attempt + 1} "
+                                       f"({attempt} of {max_attempts} attempts used)", "warning")
+        else:
+            final = PromptError(
+                "interrupted_repeatedly",
+                f"interrupted repeatedly while running ({attempt} of {max_attempts} attempts); last: {why}. "
+                "If it crashes ComfyUI, check its inputs; retry it when fixed.",
+            )
+            conn.execute(Q.FAIL_INTERRUPTED_PROMPT, {"id": prompt_id, "now": now,
+                                                     "error": json.dumps(final.to_dict())})
+            line = LogLine("failed", final.message, "error")
+        return self._after_lost(conn, prompt_id, before, job_before, now, line)
+
+    def _after_lost(self, conn: sqlite3.Connection, prompt_id: int, before: sqlite3.Row, job_before: JobStatus,
+                    now: float, line: LogLine) -> Transition:
+        prompt = rowmap.prompt(conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone())
+        _, job_after = self._refresh_job(conn, prompt.job_id, now)
+        self._log_change(conn, prompt, line, job_before, job_after, now)
+        return Transition(prompt, PromptStatus(before["status"]), job_before, job_after, line)
+
     def _finish_transition(
         self, conn: sqlite3.Connection, prompt_id: int, before: sqlite3.Row, now: float, log: LogLine | None
     ) -> Transition:
@@ -400,6 +516,17 @@ class SqliteQueueStore:
         with self._tx() as conn:
             conn.execute(Q.UPSERT_SETTING, {"key": key, "value": json.dumps(value)})
 
+    # --- auto-prompt cache (autoprompt.cache.CacheStore) -------------------------------
+
+    def cache_get(self, kind: str, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_AUTOPROMPT, (kind, key)).fetchone()
+        return row[0] if row else None
+
+    def cache_put(self, kind: str, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(Q.UPSERT_AUTOPROMPT, {"kind": kind, "key": key, "value": value})
+
     # --- presets ---------------------------------------------------------------------
 
     def list_presets(self, kind: str, mode: str) -> list[PresetRecord]:
@@ -458,6 +585,22 @@ class SqliteQueueStore:
             conn.executemany(Q.INSERT_AUDIT, (
                 {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
                  "detail": e.detail} for e in entries))
+
+    # --- deleting jobs -------------------------------------------------------------------
+
+    def delete_job(self, job_id: int) -> bool:
+        """Delete a finished job with its prompts, attempts and log; False if it is not
+        finished (or does not exist)."""
+        with self._tx() as conn:
+            return conn.execute(Q.DELETE_FINISHED_JOB, {"id": job_id}).rowcount == 1
+
+    def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]:
+        """Delete up to ``limit`` jobs that finished before ``cutoff``; their ids."""
+        with self._tx() as conn:
+            ids = [r[0] for r in conn.execute(Q.SELECT_FINISHED_BEFORE, {"cutoff": cutoff, "limit": limit})]
+            if ids:
+                conn.execute(Q.DELETE_JOBS.format(marks=", ".join("?" * len(ids))), ids)
+        return ids
 
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` audit entries, newest first."""

@@ -181,7 +181,7 @@ async def test_finished_prompt_succeeds_with_its_outputs(rig: Rig) -> None:
     assert prompt.status is P.SUCCEEDED and prompt.outputs == [OUTPUT] and prompt.finished_at == rig.clock.now
     assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
     assert rig.events.statuses(prompt.id) == [P.QUEUED, P.RUNNING, P.SUCCEEDED]
-    assert ("succeeded", "prompt #0 succeeded with 1 output file(s)") in rig.log(job_id)
+    assert ("succeeded", "prompt #1 succeeded with 1 output file(s)") in rig.log(job_id)
     assert rig.worker.in_flight == 0 and rig.bridge.watched == frozenset()
 
 
@@ -203,7 +203,7 @@ async def test_execution_error_fails_the_prompt_with_comfyuis_error(rig: Rig) ->
     await rig.tick()
     prompt = rig.prompt(job_id)
     assert prompt.status is P.FAILED and prompt.error == error
-    assert ("failed", "prompt #0 failed in node 7 (KSampler): CUDA out of memory") in rig.log(job_id)
+    assert ("failed", "prompt #1 failed in node 7 (KSampler): CUDA out of memory") in rig.log(job_id)
     assert rig.statuses(job_id) == [P.FAILED, P.QUEUED]  # the worker moves on
     rig.bridge.succeed(rig.bridge.start())
     await rig.tick()
@@ -245,31 +245,38 @@ async def test_prompt_lost_from_queue_and_history_is_requeued_then_fails_when_at
     job_id = rig.job(1, max_attempts=2)
     await rig.tick()
     first_cid = rig.cid(job_id)
-    rig.bridge.vanish(first_cid)
+    rig.bridge.vanish(first_cid)  # lost while it waited in ComfyUI's queue (e.g. "Clear queue")
     await rig.tick()
     rig.clock.advance(grace - 0.01)
     await rig.tick()
     assert rig.prompt(job_id).status is P.QUEUED, "missing for less than the grace period"
     rig.clock.advance(0.01)
     await rig.tick()
-    # interrupted -> pending -> claimed again in the same tick, as attempt 2
+    # it never started: back to pending without using an attempt, claimed again in the same tick
     prompt = rig.prompt(job_id)
-    assert prompt.status is P.QUEUED and prompt.attempt == 2 and prompt.comfy_prompt_id != first_cid
+    assert prompt.status is P.QUEUED and prompt.attempt == 1 and prompt.comfy_prompt_id != first_cid
     assert rig.bridge.pending == [prompt.comfy_prompt_id]
     attempts = rig.store.attempts([prompt.id])[prompt.id]
-    assert [(a.attempt, a.status) for a in attempts] == [(1, P.INTERRUPTED), (2, P.QUEUED)]
-    assert attempts[0].error is not None and attempts[0].error.type == "interrupted"
-    assert P.INTERRUPTED in rig.events.statuses(prompt.id)
+    assert [(a.attempt, a.status) for a in attempts] == [(1, P.QUEUED)]
+    assert any("never started" in m and "no attempt used" in m for _, m in rig.log(job_id))
 
-    rig.bridge.vanish(rig.bridge.start())  # lost again, while running
-    await rig.tick()
-    rig.clock.advance(grace)
-    await rig.tick()
+    for attempt in (1, 2):  # lost while running: each time costs an attempt
+        rig.bridge.start()
+        await rig.tick()
+        rig.bridge.vanish(rig.cid(job_id))
+        await rig.tick()
+        rig.clock.advance(grace)
+        await rig.tick()
     prompt = rig.prompt(job_id)
     assert prompt.status is P.FAILED and prompt.attempt == 2
     assert prompt.error is not None and prompt.error.type == "interrupted_repeatedly"
-    assert "interrupted repeatedly (2 of 2 attempts)" in prompt.error.message
-    assert rig.bridge.pending == [] and len(rig.bridge.submitted) == 2
+    assert "interrupted repeatedly while running (2 of 2 attempts)" in prompt.error.message
+    attempts = rig.store.attempts([prompt.id])[prompt.id]
+    assert [(a.attempt, a.status) for a in attempts] == [(1, P.INTERRUPTED), (2, P.INTERRUPTED)]
+    assert attempts[0].error is not None and attempts[0].error.type == "interrupted"
+    # interrupted and requeued (or failed) in one transaction: "interrupted" is never seen on its own
+    assert P.INTERRUPTED not in rig.events.statuses(prompt.id)
+    assert rig.bridge.pending == [] and len(rig.bridge.submitted) == 3
 
 
 async def test_a_prompt_back_in_the_queue_within_the_grace_period_is_not_lost(rig: Rig) -> None:
@@ -301,15 +308,17 @@ async def test_restart_recovers_prompts_left_queued_or_running(rig: Rig) -> None
     rig.clock.advance(60)
     await d2.recover()
     assert rig.statuses(job_id) == [P.PENDING, P.PENDING]
-    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [1, 1]
-    lost = rig.prompt(last_chance)
-    assert lost.status is P.FAILED and lost.error is not None and lost.error.type == "interrupted_repeatedly"
-    assert "ComfyUI restarted while it was queued" in lost.error.message
-    assert any("ComfyUI restarted while it was running" in m for _, m in rig.log(job_id))
+    # only the one that had started used an attempt
+    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [1, 0]
+    waited = rig.prompt(last_chance)  # its only attempt was never started: not lost
+    assert waited.status is P.PENDING and waited.attempt == 0
+    messages = [m for _, m in rig.log(job_id)] + [m for _, m in rig.log(last_chance)]
+    assert any("interrupted while running: ComfyUI restarted while it was running" in m for m in messages)
+    assert any("never started: ComfyUI restarted while it was waiting in ComfyUI's queue" in m for m in messages)
 
     await d2.tick()
-    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [2, 2]
-    assert rig.statuses(job_id) == [P.QUEUED, P.QUEUED] and len(rig.bridge.pending) == 2
+    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [2, 1]
+    assert rig.statuses(job_id) == [P.QUEUED, P.QUEUED] and len(rig.bridge.pending) == 3
 
 
 async def test_restart_while_paused_stays_paused(rig: Rig) -> None:
@@ -399,7 +408,7 @@ async def test_cancel_of_a_running_prompt_interrupts_only_it_and_is_confirmed(ri
     await rig.tick()
     prompt = rig.prompt(job_id)
     assert prompt.status is P.CANCELED and prompt.error is None
-    assert ("canceled", "prompt #0 interrupted as asked") in rig.log(job_id)
+    assert ("canceled", "prompt #1 interrupted as asked") in rig.log(job_id)
     assert rig.statuses(job_id)[1] is P.QUEUED, "the other prompt is untouched"
 
 
