@@ -172,9 +172,8 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     autoprompt = AutopromptService(settings=settings, generator=generator, lister=lmstudio,
                                    catalog=workflows.catalog, roots=roots, notify=events.autoprompt)
     presets = PresetService(store, db)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, work,
-               host, dispatcher,
-               autoprompt, lmstudio)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, work, host,
+               dispatcher, autoprompt, lmstudio)
 
 
 def recorded_comfy_dirs(data_dir: Path) -> dict[str, str] | None:

@@ -44,7 +44,6 @@ class Services(Protocol):
     files: FilesService
     staging: StagingCleanup
     autoprompt: AutopromptService
-
     presets: PresetService
 
     async def health(self) -> dict[str, Any]: ...

@@ -170,9 +170,6 @@ async def test_real_answers_match_the_document(client: Any, comfy: Any, doc: dic
     await call(client, c, "POST", "/jobs", 404, json={"workflow": "nope", "input": str(folder)})
     await until(client, created["id"], {"succeeded"})
     await call(client, c, "GET", "/jobs/{job_id}", 200, ids={"job_id": created["id"]})
-    await call(client, c, "DELETE", "/jobs/{job_id}", 200, ids={"job_id": created["id"]})
-    await call(client, c, "DELETE", "/jobs/{job_id}", 404, ids={"job_id": created["id"]})
-
     # presets: create, the name conflict, overwrite, rename, link, delete
     prompt = await call(client, c, "POST", "/presets", 201, json={"name": "pan", "kind": "prompt", "mode": "batch_video",
                                                                   "payload": {"values": {"positive_prompt": "pan"}}})
@@ -187,6 +184,8 @@ async def test_real_answers_match_the_document(client: Any, comfy: Any, doc: dic
     await call(client, c, "PATCH", "/presets/{preset_id}", 200, ids={"preset_id": settings["id"]}, json={"name": "faster"})
     await call(client, c, "PATCH", "/presets/{preset_id}", 404, ids={"preset_id": 99999}, json={"name": "x"})
     await call(client, c, "DELETE", "/presets/{preset_id}", 200, ids={"preset_id": prompt["id"]})
+    await call(client, c, "DELETE", "/jobs/{job_id}", 200, ids={"job_id": created["id"]})
+    await call(client, c, "DELETE", "/jobs/{job_id}", 404, ids={"job_id": created["id"]})
     untested = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops} - {(m, p) for m, p, _ in c.seen}
     # The file routes (paths, browse, thumbnail, uploads, staging) and auto-prompt (with a fake
     # LM Studio) are checked in their own suites.

@@ -188,6 +188,7 @@ class Autoprompt(Body):
         return AutopromptRequest(self.image_paths, self.workflow_name, self.stage, self.captions,
                                  self.system_prompt_override, dict(self.params), self.regenerate)
 
+
 # --- presets ---------------------------------------------------------------------------
 
 

@@ -8,14 +8,7 @@ import sqlite3
 from ..errors import PromptError
 from ..files.records import AuditEntry
 from .models import JobStatus, PromptStatus
-from .records import (
-    AttemptRecord,
-    InstanceRecord,
-    JobRecord,
-    LogEntry,
-    PresetRecord,
-    PromptRecord,
-)
+from .records import AttemptRecord, InstanceRecord, JobRecord, LogEntry, PresetRecord, PromptRecord
 
 
 def error(raw: str | None) -> PromptError | None:
@@ -93,6 +86,7 @@ def audit_entry(row: sqlite3.Row) -> AuditEntry:
 def instance(row: sqlite3.Row) -> InstanceRecord:
     return InstanceRecord(row["id"], row["host"], row["port"], row["pid"], row["started_at"], row["heartbeat_at"],
                           row["lease_expires_at"])
+
 
 def preset(row: sqlite3.Row) -> PresetRecord:
     return PresetRecord(
