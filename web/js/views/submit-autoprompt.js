@@ -85,7 +85,7 @@ export function createAutopromptPanel(ctx) {
     setAttr(buttons.clear, "aria-disabled", busy ? "true" : null);
 
     const text = progressText(auto.progress);
-    setHidden(progressLine, !text);
+    setHidden(progressLine, !text || !!reason); // an old run's progress says nothing while unavailable
     setText(progress, busy ? `${text}…` : text);
     const stages = Object.values(auto.progress);
     const done = stages.reduce((n, s) => n + s.done, 0);
