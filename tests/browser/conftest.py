@@ -63,6 +63,8 @@ class Host:
         args = [sys.executable, "-m", "tests.browser.harness", "--base-directory", str(base_dir), "--port", "0"]
         if options.get("node_seconds"):
             args += ["--node-seconds", str(options["node_seconds"])]
+        if options.get("lmstudio"):
+            args += ["--lmstudio"]
         env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
         self._log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)

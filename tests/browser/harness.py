@@ -9,6 +9,9 @@ On top of the fake's own ``main.py`` start-up this adds, for tests and hand-test
   any other ``GET /api/...`` the frontend asks for;
 - ``/__harness/*`` control routes (never part of ComfyUI): scripted node timing,
   injected HTTP failures, websocket drops, raw socket broadcasts, bulk job seeding;
+- with ``--lmstudio``, the fake LM Studio (``tests/fixtures/fake_lmstudio.py``) on a loopback
+  port of this process, with vq's ``lmstudio_url`` pointed at it; ``/__harness/lmstudio``
+  stops and restarts it (LM Studio absent, then back) and scripts its failures;
 - a small input image (``vq_smoke.png``) for ``tests/fixtures/comfy/graphs/upscale.json``, and
   folders of images on request (``/__harness/images``) for workflow submits.
 
@@ -31,6 +34,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fixtures.fake_lmstudio import FakeLmStudio
 from tests.fixtures.fakecomfy.captured import load_comfy_json
 from tests.fixtures.fakecomfy.host import FakeComfy
 from tests.fixtures.fakecomfy.main import serve
@@ -56,8 +60,10 @@ class Fault:
 
 
 class Harness:
-    def __init__(self, host: FakeComfy) -> None:
+    def __init__(self, host: FakeComfy, lmstudio: FakeLmStudio | None = None) -> None:
         self.host = host
+        self.lmstudio = lmstudio
+        self.lmstudio_port: int | None = None
         self.faults: list[Fault] = []
         self.boot = _boot_answers()
 
@@ -89,6 +95,7 @@ class Harness:
         routes.post("/__harness/seed")(self.seed)
         routes.post("/__harness/images")(self.images)
         routes.get("/__harness/info")(self.info)
+        routes.post("/__harness/lmstudio")(self.set_lmstudio)
         # Last of the table: recorded answers for whatever else the frontend asks at boot.
         routes.get("/api/{tail:.*}")(self.replay)
 
@@ -172,6 +179,27 @@ class Harness:
                  for i in range(int(body.get("count", 3)))]
         return web.json_response({"folder": str(paths[0].parent), "files": [str(p) for p in paths]})
 
+    async def set_lmstudio(self, request: web.Request) -> web.Response:
+        """``{"running": bool, "script": [failure, ...], "reset": true}``: stop or restart the fake
+        LM Studio (on its port: the URL vq has stays right), queue scripted failures for its
+        next chat requests, clear what it recorded. Answers ``{running, url, chats}``."""
+        fake = self.lmstudio
+        if fake is None:
+            raise web.HTTPConflict(text="the harness runs without --lmstudio")
+        body = await request.json()
+        running = fake._runner is not None
+        if body.get("running") is False and running:
+            await fake.stop()
+        elif body.get("running") is True and not running:
+            fake.release = asyncio.Event()
+            await fake.start(self.lmstudio_port or 0)
+        if body.get("reset"):
+            fake.chats.clear()
+            fake.script_queue.clear()
+        fake.script(*body.get("script", []))
+        return web.json_response({"running": fake._runner is not None, "url": f"http://127.0.0.1:{self.lmstudio_port}",
+                                  "chats": len(fake.chats)})
+
     async def info(self, request: web.Request) -> web.Response:
         return web.json_response({"base_dir": str(self.host.base_dir), "input_dir": self.host.paths.get_input_directory(),
                                   "sockets": len(self.host.server.sockets), "faults": len(self.faults)})
@@ -226,6 +254,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile", default="0.8.0", choices=sorted(PROFILES))
     parser.add_argument("--node-seconds", type=float, default=0.0, help="how long every node takes")
     parser.add_argument("--plugin-dir", type=Path, default=REPO)
+    parser.add_argument("--lmstudio", action="store_true",
+                        help="serve the fake LM Studio on a loopback port and point lmstudio_url at it")
     return parser.parse_args(argv)
 
 
@@ -240,7 +270,13 @@ def main(argv: list[str] | None = None) -> None:
     host = FakeComfy(base, args.profile, argv=["main.py", *sys.argv[1:]])
     host.behavior.default_node_seconds = args.node_seconds
     host.make_image("vq_smoke.png", size=(96, 64))
-    harness = Harness(host)
+    harness = Harness(host, FakeLmStudio() if args.lmstudio else None)
+    if harness.lmstudio is not None:  # vq reads its settings when the plugin loads: start it first
+        url = loop.run_until_complete(harness.lmstudio.start())
+        harness.lmstudio_port = int(url.rsplit(":", 1)[1])
+        os.environ["VQ_LMSTUDIO_URL"] = url
+        os.environ.setdefault("VQ_AUTOPROMPT_TIMEOUT_SECONDS", "10")
+        log.info("fake LM Studio at %s", url)
 
     async def load() -> None:
         host.install(loop=loop)

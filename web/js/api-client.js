@@ -45,7 +45,11 @@ export function createApiClient(fetchApi, { timeoutMs = 15000 } = {}) {
     }
     if (!response.ok) {
       const e = data?.error;
-      if (e && typeof e.message === "string") throw new ApiError(response.status, e.code || "error", e.message, e.details);
+      if (e && typeof e.message === "string") {
+        const error = new ApiError(response.status, e.code || "error", e.message, e.details);
+        if (typeof e.hint === "string") error.hint = e.hint; // auto-prompt's 503s say how to fix them
+        throw error;
+      }
       const hint = text && text.length < 200 ? `: ${text.trim()}` : "";
       throw new ApiError(response.status, response.status === 404 ? "not_found" : "http",
         `HTTP ${response.status}${hint}`);
@@ -83,6 +87,10 @@ export function createApiClient(fetchApi, { timeoutMs = 15000 } = {}) {
     savePreset: (body) => post("/presets", body),
     updatePreset: (id, patch) => request("PATCH", `/presets/${id}`, { body: patch }),
     deletePreset: (id) => request("DELETE", `/presets/${id}`),
+    autopromptStatus: () => request("GET", "/autoprompt/status"),
+    startAutopromptRun: (body) => post("/autoprompt/runs", body),
+    getAutopromptRun: (id) => request("GET", `/autoprompt/runs/${id}`),
+    cancelAutopromptRun: (id) => post(`/autoprompt/runs/${id}/cancel`),
   };
 }
 

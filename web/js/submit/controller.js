@@ -5,7 +5,9 @@
 import { errorText, plural } from "../format.js";
 import { resolveValues } from "./form-model.js";
 import { categoryWorkflows, fitsMode, inputNeed } from "./modes.js";
-import { buildSubmitBody, describePlan, inputOf, PER_IMAGE, validateSubmit } from "./payload.js";
+import { isPerImage, PER_IMAGE_AUTO } from "./autoprompt-model.js";
+import { createAutopromptActions } from "./autoprompt.js";
+import { buildSubmitBody, describePlan, inputOf, validateSubmit } from "./payload.js";
 import { clearForms, saveForms } from "./persistence.js";
 import { createPresetActions } from "./presets.js";
 import { currentForm } from "./state.js";
@@ -101,6 +103,8 @@ export function createSubmitController({ store, client, env }) {
       if (parts.length) notice(parts.join(" "), "warn");
     }
     refreshPerImageFiles();
+    const auto = state.session.auto;
+    if (ms.promptMode === PER_IMAGE_AUTO && !auto.status && !auto.statusError) autoprompt.refreshStatus();
   }
 
   function chooseWorkflow(name) {
@@ -148,7 +152,7 @@ export function createSubmitController({ store, client, env }) {
   /** Files of a typed folder for the per-image table (the dropped set lists itself). */
   async function refreshPerImageFiles() {
     const { modeId, ms, desc } = currentForm(getState());
-    if (ms.promptMode !== PER_IMAGE || !desc || ms.dropped.length || inputNeed(modeId, desc) !== "many") return;
+    if (!isPerImage(ms.promptMode) || !desc || ms.dropped.length || inputNeed(modeId, desc) !== "many") return;
     const path = ms.folder.trim();
     const info = session().pathInfo[`${desc.name}\n${path}`]?.result;
     if (!path || info?.kind !== "folder") return;
@@ -292,6 +296,7 @@ export function createSubmitController({ store, client, env }) {
   }
 
   const presets = createPresetActions({ store, client, env, notice, describe, chooseWorkflow });
+  const autoprompt = createAutopromptActions({ store, client, env, batchFiles });
 
   return {
     start() {
@@ -301,11 +306,14 @@ export function createSubmitController({ store, client, env }) {
       presets.refresh();
     },
     stop() {
+      autoprompt.stop();
       unsubscribe?.();
       unsubscribe = null;
     },
     batchFiles,
     fittingWorkflows,
+    /** A vq.autoprompt websocket event (main.js). */
+    autopromptEvent: autoprompt.onEvent,
     /** Problems shown while editing (the missing-input one waits for a submit attempt). */
     localErrors(state = getState()) {
       const { modeId, ms, desc, values } = currentForm(state);
@@ -325,6 +333,7 @@ export function createSubmitController({ store, client, env }) {
       setPromptMode: (promptMode) => {
         dispatch({ type: "mode/patch", patch: { promptMode } });
         refreshPerImageFiles();
+        if (promptMode === PER_IMAGE_AUTO) autoprompt.refreshStatus();
       },
       setPerImage: (path, name, text) => dispatch({ type: "mode/patch",
         patch: (m) => ({ ...m, perImage: { ...m.perImage, [path]: { ...m.perImage[path], [name]: text } } }) }),
@@ -349,6 +358,7 @@ export function createSubmitController({ store, client, env }) {
       resetSaved,
       retryWorkflows: () => loadWorkflows(),
       ...presets.actions,
+      ...autoprompt.actions,
     },
   };
 }

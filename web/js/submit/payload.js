@@ -4,6 +4,7 @@
 import { coerceValue, paramsForSubmit, promptFields, seedParam, validateValues } from "./form-model.js";
 import { plural } from "../format.js";
 import { inputNeed } from "./modes.js";
+import { isPerImage } from "./autoprompt-model.js";
 
 export const PER_IMAGE = "per-image manual";
 const LIMITS = { tries: [1, 100], priority: [-1000000, 1000000] };
@@ -48,8 +49,8 @@ export function buildSubmitBody({ modeId, desc, ms, values, workspace, files = [
     if (o.seedMode === "fixed") body.seed = coerceValue(seed, values[seed.name]).value;
     else body.randomize_seed = true;
   }
-  if (ms.promptMode === PER_IMAGE && input != null && promptFields(desc, values).length) {
-    body.prompt_mode = PER_IMAGE;
+  if (isPerImage(ms.promptMode) && input != null && promptFields(desc, values).length) {
+    body.prompt_mode = ms.promptMode; // per-image manual, or per-image auto (the applied auto-prompts)
     const perFile = perFileParams(desc, values, ms, files);
     if (Object.keys(perFile).length) body.per_file_params = perFile;
   }

@@ -80,7 +80,7 @@ function sanitizeMode(m) {
   if (typeof m.folder === "string") out.folder = m.folder;
   if (Array.isArray(m.dropped)) out.dropped = m.dropped.filter((d) => isObject(d) && typeof d.path === "string" && typeof d.name === "string");
   if (isObject(m.perImage)) out.perImage = Object.fromEntries(Object.entries(m.perImage).filter(([, v]) => isObject(v)));
-  if (m.promptMode === "manual" || m.promptMode === "per-image manual") out.promptMode = m.promptMode;
+  if (["manual", "per-image manual", "per-image auto"].includes(m.promptMode)) out.promptMode = m.promptMode;
   if (isObject(m.options)) {
     const o = {};
     for (const [k, d] of Object.entries(DEFAULT_OPTIONS)) if (typeof m.options[k] === typeof d) o[k] = m.options[k];

@@ -1,6 +1,7 @@
 // The Submit view's store state: `forms` (workspaces.js; saved in localStorage) and
 // `session` (what the server said and what is in flight; never saved). Pure reducer.
 
+import { autoReducer, initialAuto } from "./autoprompt-model.js";
 import { activateWorkspace, activeWorkspace, closeWorkspace, createWorkspace, initialWorkspaces, modeState, patchMode, renameWorkspace, setMode, setParam } from "./workspaces.js";
 
 export function initialSession() {
@@ -17,6 +18,7 @@ export function initialSession() {
     busy: {}, // "submit" | "preview" | "presets" -> true
     presets: { prompt: [], settings: [], loaded: false, error: null },
     open: {}, // disclosure key -> true (advanced sections, preview JSON)
+    auto: initialAuto(), // the auto-prompt panel (autoprompt-model.js)
   };
 }
 
@@ -44,6 +46,10 @@ export function submitReducer(state, action) {
     const session = action.type.startsWith("ws/") || action.type === "mode/set"
       ? state.session : { ...state.session, preview: null, serverErrors: clearErrors(state.session.serverErrors, action) };
     return { ...state, forms, session };
+  }
+  if (action.type.startsWith("ap/")) {
+    const auto = autoReducer(state.session.auto, action);
+    return auto === state.session.auto ? state : { ...state, session: { ...state.session, auto } };
   }
   switch (action.type) {
     case "session/set":

@@ -57,6 +57,14 @@ export function bindSubmitEvents(root, { actions, view, schedule, presets, field
     "dismiss-upload": (t) => actions.dismissUpload(t.dataset.id),
     "dismiss-notice": () => actions.dismissNotice(),
     "open-job": (t) => t.dataset.id && actions.openJob(Number(t.dataset.id)),
+    "prompt-mode": (t) => actions.setPromptMode(t.dataset.promptMode),
+    "ap-check": () => actions.autopromptCheck(),
+    "ap-captions": () => actions.autopromptCaptions(),
+    "ap-motion": () => actions.autopromptMotion(),
+    "ap-regenerate": () => actions.autopromptRegenerate(),
+    "ap-cancel": () => actions.autopromptCancel(),
+    "ap-apply": () => actions.autopromptApply(),
+    "ap-clear": () => actions.autopromptClear(),
     preview: () => actions.preview(),
     submit: () => actions.submit(),
     "reset-saved": () => actions.resetSaved(),
@@ -90,7 +98,8 @@ export function bindSubmitEvents(root, { actions, view, schedule, presets, field
   function onInput(event) {
     const t = event.target;
     const d = t.dataset || {};
-    if (d.perImage) actions.setPerImage(d.perImage, d.param, t.value);
+    if (d.apPath) actions.autopromptEdit(d.apPath, d.apField, t.value);
+    else if (d.perImage) actions.setPerImage(d.perImage, d.param, t.value);
     else if (d.part) setChainPart(t, false);
     else if (d.param && t.type !== "checkbox" && t.tagName !== "SELECT") actions.setParam(d.param, t.value);
     else if (d.option && t.type !== "checkbox" && t.tagName !== "SELECT") actions.setOption(d.option, t.value);

@@ -132,7 +132,7 @@ export function createSubmitView(ctx, submit) {
     renderWorkflows(state, f);
     presets.update(f.ms, s.presets, !!s.busy.presets);
     inputs.update(f, s, errors);
-    perImage.update(f, controller.batchFiles(state));
+    perImage.update(f, controller.batchFiles(state), s.auto);
     form.update(f, s, errors, view.main?.health);
     setAttr(previewBtn, "aria-busy", s.busy.preview ? "true" : null);
     setAttr(submitBtn, "aria-busy", s.busy.submit ? "true" : null);
