@@ -132,6 +132,8 @@ class ComfyBridge:
         )
         self._watched: Collection[str] = frozenset()
         self._listener: TapListener | None = None
+        self._progress: dict[str, dict[str, Any]] = {}  # comfy prompt id -> latest progress (worker thread writes)
+        self._progress_due = False
 
     @staticmethod
     def server_instance() -> Any:
@@ -351,7 +353,22 @@ class ComfyBridge:
         if comfy_prompt_id not in self._watched or self._listener is None:
             return
         payload = {k: data.get(k) for k in ("node", "value", "max", "node_id", "exception_message") if k in data}
+        if event == "progress" or (event == "executing" and payload.get("node") is not None):
+            # Progress is a hint: keep the latest per prompt and wake the loop once for a burst
+            # (a sampler sends one per step), not once per event.
+            self._progress.setdefault(comfy_prompt_id, {}).update(payload)
+            if not self._progress_due:
+                self._progress_due = True
+                self.loop.call_soon_threadsafe(self._deliver_progress)
+            return
         self.loop.call_soon_threadsafe(self._listener, event, comfy_prompt_id, payload)
+
+    def _deliver_progress(self) -> None:
+        self._progress_due = False
+        latest, self._progress = self._progress, {}
+        if self._listener is not None:
+            for comfy_prompt_id, payload in latest.items():
+                self._listener("progress", comfy_prompt_id, payload)
 
     def broadcast(self, event: str, data: dict[str, Any]) -> None:
         """Send a vq event to every connected browser (safe from any thread)."""

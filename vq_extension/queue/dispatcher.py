@@ -1,10 +1,13 @@
 """Feeds ComfyUI from the durable queue and brings its results back (DESIGN §4).
 
-One asyncio task on ComfyUI's loop runs ``tick()`` whenever it is nudged (a tap event, a
-submit, a resume) or the poll interval passes. A tick:
+One asyncio task on ComfyUI's loop runs ``tick()`` whenever it is nudged (a prompt ended
+in ComfyUI, a submit, a resume) or the poll interval passes. A tick:
 1. reconciles every prompt vq has in ComfyUI: queue first, then history (the truth);
 2. enforces timeouts and repeats cancels' interrupts that ComfyUI may have lost;
 3. unless paused, tops ComfyUI's queue up to ``max_in_flight`` vq prompts.
+Steps 1 and 3 are one trip to the DB thread and one transaction (``store.apply``): the
+prompts in ComfyUI are tracked in memory (re-read from the store once per poll interval),
+so a tick that changes nothing touches no database at all (docs/performance.md).
 All state writes go through the store's guarded transitions, so a late event or a
 second worker can never double-finish a prompt.
 """
@@ -25,7 +28,7 @@ from .executor import DbExecutor
 from .models import IN_COMFY, JobStatus, PromptStatus
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
-from .records import LogLine, PromptRecord, Transition
+from .records import Change, Claimed, LogLine, PromptRecord, Transition
 from .store import SqliteQueueStore
 
 log = logging.getLogger("vq.dispatcher")
@@ -33,6 +36,9 @@ P = PromptStatus
 
 PAUSED_SETTING = "paused"
 UNAVAILABLE_BACKOFF_SECONDS = 5.0
+STARTED_TICK_DELAY = 0.25  # a started prompt is marked running at most this late (if it still runs)
+MISSING_RETRY_SECONDS = 0.02  # ComfyUI announced an end before writing history: look again soon
+LEASE_SECONDS = 24 * 3600
 
 
 class Dispatcher:
@@ -60,6 +66,8 @@ class Dispatcher:
         self._missing_since: dict[int, float] = {}
         self._interrupted_at: dict[int, float] = {}
         self._blocked_until = 0.0
+        self._synced_at = float("-inf")  # when _tracked was last re-read from the store
+        self._later: asyncio.TimerHandle | None = None  # one pending delayed nudge at most
         self.on_job_succeeded = on_job_succeeded  # once a job has fully succeeded (the `_processed` move)
         self._after_tasks: set[asyncio.Task[None]] = set()
 
@@ -128,39 +136,58 @@ class Dispatcher:
 
     async def tick(self) -> None:
         now = self.clock()
-        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
-        await self._reconcile(in_comfy, now)
+        if now - self._synced_at >= self.settings.poll_seconds:  # the poll: trust the store, not memory
+            in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
+            self._tracked = {p.comfy_prompt_id: p for p in in_comfy if p.comfy_prompt_id}
+            self._synced_at = now
+        changes = await self._reconcile(now)
+        claim = 0
         if not self.worker.paused and now >= self._blocked_until:
-            await self._fill(now)
+            leaving = {c.prompt_id for c in changes if c.to not in IN_COMFY}
+            staying = sum(1 for p in self._tracked.values() if p.id not in leaving)
+            claim = max(0, self.settings.max_in_flight - staying)
+        if changes or claim:
+            result = await self.db.run(self.store.apply, changes, claim=claim, owner=self.settings.owner_id,
+                                       now=now, lease_seconds=LEASE_SECONDS)
+            for change, t in zip(changes, result.transitions):
+                if t is None:
+                    log.debug("vq: prompt %s: -> %s did not apply", change.prompt_id, change.to)
+                else:
+                    self._record(t, change.log or LogLine("", ""), nudge=False)
+            await self._submit_claimed(result.claimed, now)
         self.worker.in_flight = len(self._tracked)
         self.bridge.watch(self._tracked.keys())
 
-    async def _reconcile(self, in_comfy: list[PromptRecord], now: float) -> None:
-        self._tracked = {p.comfy_prompt_id: p for p in in_comfy if p.comfy_prompt_id}
-        if not in_comfy:
-            return
+    async def _reconcile(self, now: float) -> list[Change]:
+        """What ComfyUI says happened to the tracked prompts, as transitions to apply (the
+        rare paths that need more than one write, lost prompts and timeouts, run here)."""
+        if not self._tracked:
+            return []
+        changes: list[Change] = []
         snapshot = self.bridge.snapshot()  # queue first, then history: never a false "missing"
-        for prompt in in_comfy:
+        for prompt in list(self._tracked.values()):
             comfy_prompt_id = prompt.comfy_prompt_id or ""
             if comfy_prompt_id in snapshot.running:
                 self._missing_since.pop(prompt.id, None)
-                await self._while_running(prompt, now)
+                changes += await self._while_running(prompt, now)
             elif comfy_prompt_id in snapshot.pending:
                 self._missing_since.pop(prompt.id, None)
                 if prompt.status is P.CANCELING and self.bridge.delete_pending(comfy_prompt_id):
-                    await self._apply(prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
+                    changes.append(_change(prompt, P.CANCELED, "canceled", "removed from ComfyUI's queue"))
             else:
                 outcome = self.bridge.outcome(comfy_prompt_id)
                 if outcome is not None:
                     self._missing_since.pop(prompt.id, None)
-                    await self._finish(prompt, outcome, now)
+                    changes.append(self._finish(prompt, outcome))
                 elif now - self._missing_since.setdefault(prompt.id, now) >= self.settings.lost_grace_seconds:
                     await self._lost(prompt, now, "it vanished from ComfyUI's queue and history")
+                else:
+                    self._nudge_later(MISSING_RETRY_SECONDS)
+        return changes
 
-    async def _while_running(self, prompt: PromptRecord, now: float) -> None:
+    async def _while_running(self, prompt: PromptRecord, now: float) -> list[Change]:
         if prompt.status is P.QUEUED:
-            t = await self._apply(prompt, P.RUNNING, now, "started", "ComfyUI started it")
-            prompt = t.prompt if t else prompt
+            return [_change(prompt, P.RUNNING, "started", "ComfyUI started it")]
         timeout = self.settings.prompt_timeout_seconds
         if prompt.status is P.RUNNING and timeout and prompt.started_at and now - prompt.started_at > timeout:
             await self.cancel_in_comfy(prompt, reason="timeout")
@@ -170,27 +197,27 @@ class Dispatcher:
                 # An interrupt set between ComfyUI taking the prompt and starting it is lost.
                 self._interrupted_at[prompt.id] = now
                 self.bridge.interrupt(prompt.comfy_prompt_id or "")
+        return []
 
-    async def _finish(self, prompt: PromptRecord, outcome: Outcome, now: float) -> None:
+    def _finish(self, prompt: PromptRecord, outcome: Outcome) -> Change:
         timed_out = prompt.cancel_reason == "timeout"
         if outcome.status == "succeeded":
             count = len(outcome.outputs)
-            await self._apply(prompt, P.SUCCEEDED, now, "succeeded", f"succeeded with {count} output file(s)",
-                              outputs=outcome.outputs, started_at=outcome.started_at)
-        elif outcome.status == "failed" and not timed_out:
+            return _change(prompt, P.SUCCEEDED, "succeeded", f"succeeded with {count} output file(s)",
+                           outputs=outcome.outputs, started_at=outcome.started_at)
+        if outcome.status == "failed" and not timed_out:
             error = outcome.error or PromptError("execution_error", "ComfyUI reported an error")
             where = f" in node {error.node_id} ({error.node_type})" if error.node_id else ""
-            await self._apply(prompt, P.FAILED, now, "failed", f"failed{where}: {error.message}",
-                              error=error, outputs=outcome.outputs, started_at=outcome.started_at, level="error")
-        elif timed_out:
+            return _change(prompt, P.FAILED, "failed", f"failed{where}: {error.message}",
+                           error=error, outputs=outcome.outputs, started_at=outcome.started_at, level="error")
+        if timed_out:
             limit = self.settings.prompt_timeout_seconds
             error = PromptError("timeout", f"ran longer than the {limit:g} s prompt timeout and was interrupted")
-            await self._apply(prompt, P.FAILED, now, "timeout", error.message, error=error, level="error")
-        elif prompt.status is P.CANCELING:
-            await self._apply(prompt, P.CANCELED, now, "canceled", "interrupted as asked")
-        else:
-            error = PromptError("interrupted", "interrupted in ComfyUI from outside vq (e.g. its Cancel button)")
-            await self._apply(prompt, P.CANCELED, now, "canceled", error.message, error=error, level="warning")
+            return _change(prompt, P.FAILED, "timeout", error.message, error=error, level="error")
+        if prompt.status is P.CANCELING:
+            return _change(prompt, P.CANCELED, "canceled", "interrupted as asked")
+        error = PromptError("interrupted", "interrupted in ComfyUI from outside vq (e.g. its Cancel button)")
+        return _change(prompt, P.CANCELED, "canceled", error.message, error=error, level="warning")
 
     async def _lost(self, prompt: PromptRecord, now: float, why: str) -> None:
         """ComfyUI no longer knows the prompt: back to pending while attempts remain."""
@@ -220,20 +247,16 @@ class Dispatcher:
         for prompt in await self.db.run(self.store.prompts_in, IN_COMFY):
             await self._lost(prompt, now, f"ComfyUI restarted while it was {prompt.status.value}")
 
-    async def _fill(self, now: float) -> None:
-        while len(self._tracked) < self.settings.max_in_flight:
-            prompt = await self.db.run(
-                self.store.claim_next, owner=self.settings.owner_id, now=now, lease_seconds=24 * 3600
-            )
-            if prompt is None:
+    async def _submit_claimed(self, claimed: list[Claimed], now: float) -> None:
+        for i, c in enumerate(claimed):
+            if not await self._submit(c.prompt, c.graph, now):
+                for rest in claimed[i + 1:]:  # ComfyUI cannot take work now: back to pending
+                    await self._pull_back(rest.prompt, now, "ComfyUI could not take work")
                 return
-            if not await self._submit(prompt, now):
-                return
-            if self.worker.paused:  # paused while that submit was under way: take it back out
-                await self.pull_back_queued()
-                return
+        if claimed and self.worker.paused:  # paused while those submits were under way: take them back out
+            await self.pull_back_queued()
 
-    async def _submit(self, prompt: PromptRecord, now: float) -> bool:
+    async def _submit(self, prompt: PromptRecord, graph: dict[str, Any], now: float) -> bool:
         """Hand one claimed prompt to ComfyUI; False when ComfyUI cannot take work now."""
         comfy_prompt_id = prompt.comfy_prompt_id or ""
         self._tracked[comfy_prompt_id] = prompt
@@ -245,7 +268,6 @@ class Dispatcher:
                 error = PromptError("missing_input", f"{problem} (original: {prompt.input_file})")
                 await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
                 return True
-        graph = await self.db.run(self.store.get_graph, prompt.id)
         extra = {"vq": {"job_id": prompt.job_id, "prompt_id": prompt.id, "attempt": prompt.attempt}}
         try:
             result = await self.bridge.submit(graph or {}, comfy_prompt_id=comfy_prompt_id, extra_data=extra)
@@ -326,14 +348,23 @@ class Dispatcher:
         prompt = self._tracked.get(comfy_prompt_id)
         if prompt is None:
             return
-        if event == "progress":
-            self.live.update(prompt.id, prompt.job_id, value=payload.get("value", 0), max=payload.get("max", 0),
-                             node=payload.get("node"))
-            self.events.prompt(prompt)
-        elif event == "executing":
-            self.live.update(prompt.id, prompt.job_id, node=payload.get("node"))
-        else:  # started or ended: reconcile now rather than at the next poll
+        if event == "progress" or (event == "executing" and payload.get("node") is not None):
+            # the bridge coalesces these: the latest node / step of each prompt, at most once per loop turn
+            self.live.update(prompt.id, prompt.job_id, **{k: payload[k] for k in ("value", "max", "node")
+                                                          if k in payload})
+            self.events.progress(prompt)
+        elif event in ("executing", "execution_error", "execution_interrupted"):
+            # ``executing`` with node None follows ComfyUI's history write (0.8.0's prompt_worker):
+            # the real end of a prompt. Reconcile now, not at the next poll.
             self.nudge()
+        elif event == "execution_start":
+            # Only to mark it running: a short prompt ends (and is reconciled) before this fires.
+            self._nudge_later(STARTED_TICK_DELAY)
+        # execution_success comes before the history write: the executing event that follows is the signal
+
+    def _nudge_later(self, delay: float) -> None:
+        if self._later is None or self._later.cancelled() or self._later.when() <= asyncio.get_running_loop().time():
+            self._later = asyncio.get_running_loop().call_later(delay, self.nudge)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -362,7 +393,7 @@ class Dispatcher:
         self._record(t, line)
         return t
 
-    def _record(self, t: Transition, line: LogLine) -> None:
+    def _record(self, t: Transition, line: LogLine, *, nudge: bool = True) -> None:
         """Follow up a transition the store made (and logged): tracking, events, hooks."""
         prompt = t.prompt
         if prompt.status in IN_COMFY and prompt.comfy_prompt_id:
@@ -381,10 +412,17 @@ class Dispatcher:
                 self._after_tasks.add(task)
                 task.add_done_callback(self._after_tasks.discard)
         self.events.prompt(prompt)
-        self.nudge()
+        if nudge:
+            self.nudge()
 
     async def _after_success(self, job_id: int) -> None:
         try:
             await self.on_job_succeeded(job_id)  # type: ignore[misc]
         except Exception:
             log.exception("vq: after-success step of job %s failed", job_id)
+
+
+def _change(prompt: PromptRecord, to: PromptStatus, event: str, message: str, *, level: str = "info",
+            **fields: Any) -> Change:
+    """A transition of ``prompt`` as the tick saw it (only while it still runs under the same ComfyUI id)."""
+    return Change(prompt.id, to, comfy_prompt_id=prompt.comfy_prompt_id, log=LogLine(event, message, level), **fields)

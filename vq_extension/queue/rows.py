@@ -31,6 +31,9 @@ def job(row: sqlite3.Row) -> JobRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         updated_at=row["updated_at"],
+        counts={s: n for s in PromptStatus if (n := row[f"n_{s.value}"])},
+        run_seconds=row["run_seconds"],
+        run_count=row["run_count"],
     )
 
 

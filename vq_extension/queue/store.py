@@ -5,12 +5,18 @@ Contract (the interface a future PostgreSQL store implements too, DESIGN §8):
 - Every prompt status write is a guarded transition built from ``models.ALLOWED_FROM``:
   ``UPDATE ... WHERE id = ? AND status IN (<allowed predecessors>)``. A transition that
   does not apply changes nothing and returns ``None``; it never overwrites.
-- A job's status is re-derived from its prompts inside the same transaction.
+- Each job keeps its prompts' counts by status (and ``prompt_total`` the queue's), updated
+  from the before/after statuses in the transaction of the change; the job's status is
+  re-derived from those counters there too: O(1) per transition, never a recount.
 - ``claim_next`` atomically moves the next pending prompt to ``queued`` with a claim
   token, an owner and the ComfyUI prompt id it will be submitted under.
+- ``apply`` runs a dispatcher tick's transitions and claims in one transaction; bulk
+  actions (``cancel_pending``, ``retry_job``) are set-based: a handful of statements for
+  any number of prompts.
 
 The store is synchronous and guarded by a lock; services call it through
-``DbExecutor.run`` so the event loop never waits on disk.
+``DbExecutor.run`` so the event loop never waits on disk. Job-level reads (listings,
+counts, log, settings, staging) are in ``store_jobs.JobQueries``.
 """
 
 from __future__ import annotations
@@ -25,22 +31,24 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PromptError
-from ..files.records import AuditEntry, StagedUse
 from . import rows as rowmap
 from . import sql as Q
 from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
-from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus, derive_job_status
+from .models import ACTIONABLE_ORDER, IN_COMFY, JobStatus, PromptStatus, derive_job_status
 from .records import (
     AttemptRecord,
-    JobRecord,
-    LogEntry,
+    BulkResult,
+    Change,
+    Claimed,
     LogLine,
     NewJob,
     NewPrompt,
     PromptRecord,
+    TickResult,
     Transition,
 )
 from .sql import JOB_SORTS
+from .store_jobs import JobQueries
 
 P = PromptStatus
 _RANK = {status: rank for rank, status in enumerate(ACTIONABLE_ORDER)}
@@ -48,7 +56,7 @@ _RANK = {status: rank for rank, status in enumerate(ACTIONABLE_ORDER)}
 __all__ = ["JOB_SORTS", "SchemaTooNew", "SqliteQueueStore"]
 
 
-class SqliteQueueStore:
+class SqliteQueueStore(JobQueries):
     """The embedded store: one SQLite file in WAL mode."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
@@ -75,7 +83,7 @@ class SqliteQueueStore:
         with self._lock:
             self._conn.close()
 
-    @contextmanager
+    @contextmanager  # type: ignore[override]
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -142,47 +150,10 @@ class SqliteQueueStore:
                     for index, p in enumerate(prompts)
                 ),
             )
+            self._count(conn, job_id, {P.PENDING: len(prompts)}, now)
             conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "submitted", "message": f"submitted with {len(prompts)} prompt(s)"})
         return job_id
-
-    def get_job(self, job_id: int) -> JobRecord | None:
-        with self._lock:
-            row = self._conn.execute(Q.SELECT_JOB, (job_id,)).fetchone()
-        return rowmap.job(row) if row else None
-
-    def list_jobs(
-        self,
-        *,
-        statuses: Sequence[JobStatus] = (),
-        search: str = "",
-        sort: str = "actionable",
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[JobRecord], int]:
-        """A page of jobs and the total that matched. ``search`` matches name, workflow,
-        input folder (case-insensitive substring) or an exact job id."""
-        where, args = Q.job_filter(statuses, search)
-        with self._lock:
-            total = self._conn.execute(Q.COUNT_JOBS.format(where=where), args).fetchone()[0]
-            found = self._conn.execute(
-                Q.SELECT_JOBS.format(where=where, order=Q.JOB_ORDER[sort]), [*args, limit, offset]
-            ).fetchall()
-        return [rowmap.job(row) for row in found], int(total)
-
-    def job_totals(self) -> dict[JobStatus, int]:
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_JOB_TOTALS).fetchall()
-        return {JobStatus(r["status"]): r["n"] for r in found}
-
-    def set_priority(self, job_id: int, priority: int, now: float) -> bool:
-        with self._tx() as conn:
-            return conn.execute(Q.UPDATE_JOB_PRIORITY, {"id": job_id, "priority": priority, "now": now}).rowcount == 1
-
-    def max_active_priority(self, excluding_job: int) -> int | None:
-        with self._lock:
-            value = self._conn.execute(Q.SELECT_MAX_ACTIVE_PRIORITY, (excluding_job,)).fetchone()[0]
-        return None if value is None else int(value)
 
     # --- prompts -------------------------------------------------------------------
 
@@ -222,56 +193,49 @@ class SqliteQueueStore:
             found[r["prompt_id"]].append(rowmap.attempt(r))
         return found
 
-    def prompt_counts(self, job_ids: Sequence[int]) -> dict[int, dict[PromptStatus, int]]:
-        counts: dict[int, dict[PromptStatus, int]] = {jid: {} for jid in job_ids}
-        if not job_ids:
-            return counts
-        ids = ", ".join(str(int(jid)) for jid in job_ids)
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_PROMPT_COUNTS_FOR_JOBS.format(ids=ids)).fetchall()
-        for r in found:
-            counts[r["job_id"]][PromptStatus(r["status"])] = r["n"]
-        return counts
-
-    def average_seconds(self, job_ids: Sequence[int]) -> dict[int, float]:
-        """Mean run time of each job's succeeded prompts (jobs with none are absent)."""
-        if not job_ids:
-            return {}
-        ids = ", ".join(str(int(jid)) for jid in job_ids)
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_AVG_DURATIONS.format(ids=ids)).fetchall()
-        return {r["job_id"]: float(r["seconds"]) for r in found}
-
-    def prompt_totals(self) -> dict[PromptStatus, int]:
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_PROMPT_TOTALS).fetchall()
-        return {PromptStatus(r["status"]): r["n"] for r in found}
+    # --- transitions -------------------------------------------------------------------
 
     def claim_next(self, *, owner: str, now: float, lease_seconds: float) -> PromptRecord | None:
         """Atomically claim the next pending prompt (pending -> queued) or return None.
         The returned prompt carries a fresh uuid4 ``comfy_prompt_id`` to submit under;
         the job log says so in the same transaction."""
         with self._tx() as conn:
-            row = conn.execute(Q.SELECT_NEXT_PENDING).fetchone()
-            if row is None:
-                return None
-            params = {
-                "id": row["id"],
-                "comfy_prompt_id": str(uuid.uuid4()),
-                "token": uuid.uuid4().hex,
-                "owner": owner,
-                "lease": now + lease_seconds,
-                "now": now,
-            }
-            if conn.execute(Q.CLAIM_PROMPT, params).rowcount != 1:
-                return None
-            conn.execute(Q.INSERT_ATTEMPT, params)
-            prompt = rowmap.prompt(conn.execute(Q.SELECT_PROMPT, (row["id"],)).fetchone())
-            job_before, job_after = self._refresh_job(conn, prompt.job_id, now)
-            conn.execute(Q.MARK_JOB_STARTED, {"id": prompt.job_id, "now": now})
-            message = f"handed to ComfyUI as {prompt.comfy_prompt_id} (attempt {prompt.attempt})"
-            self._log_change(conn, prompt, LogLine("queued", message), job_before, job_after, now)
-        return prompt
+            claimed = self._claim(conn, owner, now, lease_seconds)
+        return claimed.prompt if claimed else None
+
+    def _claim(self, conn: sqlite3.Connection, owner: str, now: float, lease_seconds: float) -> Claimed | None:
+        row = conn.execute(Q.SELECT_NEXT_PENDING).fetchone()
+        if row is None:
+            return None
+        params = {
+            "id": row["id"],
+            "comfy_prompt_id": str(uuid.uuid4()),
+            "token": uuid.uuid4().hex,
+            "owner": owner,
+            "lease": now + lease_seconds,
+            "now": now,
+        }
+        after = conn.execute(Q.CLAIM_PROMPT, params).fetchall()
+        if not after:
+            return None
+        conn.execute(Q.INSERT_ATTEMPT, params)
+        prompt = rowmap.prompt(after[0])
+        job_before, job_after = self._count(conn, prompt.job_id, {P.PENDING: -1, P.QUEUED: 1}, now)
+        conn.execute(Q.MARK_JOB_STARTED, {"id": prompt.job_id, "now": now})
+        message = f"handed to ComfyUI as {prompt.comfy_prompt_id} (attempt {prompt.attempt})"
+        self._log_change(conn, prompt, LogLine("queued", message), job_before, job_after, now)
+        return Claimed(prompt, json.loads(after[0]["graph_json"]))
+
+    def apply(self, changes: Sequence[Change], *, claim: int, owner: str, now: float,
+              lease_seconds: float) -> TickResult:
+        """A dispatcher tick in one transaction: the transitions it saw (each applies or
+        not, as ``transition`` would), then up to ``claim`` claims with their graphs."""
+        with self._tx() as conn:
+            done = [self._transition(conn, c, now) for c in changes]
+            claimed: list[Claimed] = []
+            while len(claimed) < claim and (got := self._claim(conn, owner, now, lease_seconds)) is not None:
+                claimed.append(got)
+        return TickResult(done, claimed)
 
     def transition(
         self,
@@ -291,38 +255,45 @@ class SqliteQueueStore:
         ``expected`` and only while it still runs under ``comfy_prompt_id`` (a caller acting
         on what it read earlier states what it saw). None when it did not apply.
         ``started_at`` fills in the start time of a prompt that finished unseen."""
-        if to not in Q.TRANSITION:
-            raise ValueError(f"use claim_next / requeue / pull_back for {to}")
-        params = {
-            "id": prompt_id,
-            "to": to.value,
-            "now": now,
-            "comfy_prompt_id": comfy_prompt_id,
-            "set_error": error is not None,
-            "error": json.dumps(error.to_dict()) if error else None,
-            "set_outputs": outputs is not None,
-            "outputs": json.dumps(outputs) if outputs is not None else None,
-            "set_reason": cancel_reason is not None,
-            "reason": cancel_reason,
-            "started_at": started_at,
-            "expected": expected.value if expected else None,
-        }
+        change = Change(prompt_id, to, comfy_prompt_id, error, outputs, cancel_reason, started_at, expected, log)
         with self._tx() as conn:
-            before = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
-            if before is None or conn.execute(Q.TRANSITION[to], params).rowcount != 1:
-                return None
-            conn.execute(Q.UPDATE_ATTEMPT, params)
-            return self._finish_transition(conn, prompt_id, before, now, log)
+            return self._transition(conn, change, now)
+
+    def _transition(self, conn: sqlite3.Connection, c: Change, now: float) -> Transition | None:
+        if c.to not in Q.TRANSITION:
+            raise ValueError(f"use claim_next / requeue / pull_back for {c.to}")
+        params = {
+            "id": c.prompt_id,
+            "to": c.to.value,
+            "now": now,
+            "comfy_prompt_id": c.comfy_prompt_id,
+            "set_error": c.error is not None,
+            "error": json.dumps(c.error.to_dict()) if c.error else None,
+            "set_outputs": c.outputs is not None,
+            "outputs": json.dumps(c.outputs) if c.outputs is not None else None,
+            "set_reason": c.cancel_reason is not None,
+            "reason": c.cancel_reason,
+            "started_at": c.started_at,
+            "expected": c.expected.value if c.expected else None,
+        }
+        before = conn.execute(Q.SELECT_PROMPT_STATUS, (c.prompt_id,)).fetchone()
+        if before is None:
+            return None
+        after = conn.execute(Q.TRANSITION[c.to], params).fetchall()
+        if not after:
+            return None
+        conn.execute(Q.UPDATE_ATTEMPT, params)
+        return self._moved(conn, before[0], after[0], now, c.log)
 
     def requeue(self, prompt_id: int, now: float, *, budget: int, log: LogLine | None = None) -> Transition | None:
         """failed / canceled / interrupted -> pending, for a new attempt; ``budget`` is how
         many more attempts it may take before an interruption counts as final."""
         with self._tx() as conn:
-            before = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
-            params = {"id": prompt_id, "now": now, "budget": budget}
-            if before is None or conn.execute(Q.REQUEUE_PROMPT, params).rowcount != 1:
+            before = conn.execute(Q.SELECT_PROMPT_STATUS, (prompt_id,)).fetchone()
+            after = conn.execute(Q.REQUEUE_PROMPT, {"id": prompt_id, "now": now, "budget": budget}).fetchall()
+            if before is None or not after:
                 return None
-            return self._finish_transition(conn, prompt_id, before, now, log)
+            return self._moved(conn, before[0], after[0], now, log)
 
     def pull_back(
         self, prompt_id: int, comfy_prompt_id: str, now: float, *, log: LogLine | None = None
@@ -330,19 +301,41 @@ class SqliteQueueStore:
         """queued -> pending after vq removed it from ComfyUI's queue unstarted."""
         params = {"id": prompt_id, "comfy_prompt_id": comfy_prompt_id, "now": now}
         with self._tx() as conn:
-            before = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
-            if before is None or conn.execute(Q.PULL_BACK_PROMPT, params).rowcount != 1:
+            before = conn.execute(Q.SELECT_PROMPT_STATUS, (prompt_id,)).fetchone()
+            after = conn.execute(Q.PULL_BACK_PROMPT, params).fetchall()
+            if before is None or not after:
                 return None
             conn.execute(Q.DELETE_ATTEMPT, params)
-            return self._finish_transition(conn, prompt_id, before, now, log)
+            return self._moved(conn, before[0], after[0], now, log)
 
-    def _finish_transition(
-        self, conn: sqlite3.Connection, prompt_id: int, before: sqlite3.Row, now: float, log: LogLine | None
-    ) -> Transition:
-        prompt = rowmap.prompt(conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone())
-        job_before, job_after = self._refresh_job(conn, prompt.job_id, now)
+    def _moved(self, conn: sqlite3.Connection, before: str, row: sqlite3.Row, now: float,
+               log: LogLine | None) -> Transition:
+        """Counters, job status and log after one prompt moved from ``before`` to ``row``."""
+        prompt = rowmap.prompt(row)
+        previous = PromptStatus(before)
+        secs, timed = 0.0, 0
+        if prompt.status is P.SUCCEEDED and previous is not P.SUCCEEDED and prompt.started_at is not None:
+            secs, timed = (prompt.finished_at or now) - prompt.started_at, 1
+        delta = {previous: -1}
+        delta[prompt.status] = delta.get(prompt.status, 0) + 1
+        job_before, job_after = self._count(conn, prompt.job_id, delta, now, secs, timed)
         self._log_change(conn, prompt, log, job_before, job_after, now)
-        return Transition(prompt, PromptStatus(before["status"]), job_before, job_after)
+        return Transition(prompt, previous, job_before, job_after)
+
+    def _count(self, conn: sqlite3.Connection, job_id: int, delta: dict[PromptStatus, int], now: float,
+               secs: float = 0.0, timed: int = 0) -> tuple[JobStatus, JobStatus]:
+        """Add ``delta`` to the job's and the queue's counters and re-derive the job's status."""
+        params = {**Q.count_params(delta), "id": job_id, "now": now, "secs": secs, "timed": timed}
+        row = conn.execute(Q.UPDATE_JOB_COUNTS, params).fetchall()[0]
+        conn.execute(Q.UPDATE_PROMPT_TOTALS, params)
+        job = rowmap.job(row)
+        after = derive_job_status(job.counts)
+        if after is not job.status:
+            conn.execute(Q.UPDATE_JOB_STATUS, {
+                "id": job_id, "status": after.value, "rank": _RANK[after], "now": now,
+                "finished": after in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED),
+            })
+        return job.status, after
 
     def _log_change(
         self, conn: sqlite3.Connection, prompt: PromptRecord, log: LogLine | None,
@@ -355,69 +348,51 @@ class SqliteQueueStore:
             conn.execute(Q.INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "job", "message": f"job is now {job_after.value}"})
 
-    def _refresh_job(self, conn: sqlite3.Connection, job_id: int, now: float) -> tuple[JobStatus, JobStatus]:
-        before = JobStatus(conn.execute("SELECT status FROM job WHERE id = ?", (job_id,)).fetchone()[0])
-        counts = {PromptStatus(r["status"]): r["n"] for r in conn.execute(Q.SELECT_JOB_STATUS_COUNTS, (job_id,))}
-        after = derive_job_status(counts)
-        conn.execute(
-            Q.UPDATE_JOB_STATUS,
-            {
-                "id": job_id,
-                "status": after.value,
-                "rank": _RANK[after],
-                "now": now,
-                "finished": after in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED),
-            },
-        )
-        return before, after
+    # --- bulk actions (set-based) ------------------------------------------------------
 
-    # --- job log -------------------------------------------------------------------
-
-    def log(
-        self, job_id: int, event: str, message: str, now: float, *, level: str = "info", prompt_id: int | None = None
-    ) -> None:
+    def cancel_pending(self, job_id: int | None, now: float, *, why: str = "",
+                       expected_total: int | None = None, counted: Sequence[PromptStatus] = ()) -> BulkResult | int:
+        """Cancel every pending prompt of a job (or of the whole queue: ``job_id`` None) in
+        one transaction: one UPDATE of the prompts, one of the counters, one log line per
+        job, the jobs' statuses re-derived by one UPDATE. Returns how many it canceled and
+        the prompts of that job (or queue) still in ComfyUI, for the caller to cancel there.
+        With ``expected_total``: first checks that the queue holds that many prompts in the
+        ``counted`` statuses and, if not, changes nothing and returns the actual count."""
+        args = {"job_id": job_id, "now": now, "why": why}
         with self._tx() as conn:
-            conn.execute(
-                Q.INSERT_LOG,
-                {"job_id": job_id, "prompt_id": prompt_id, "at": now, "level": level, "event": event, "message": message},
-            )
+            if expected_total is not None:
+                totals = {PromptStatus(r["status"]): r["n"] for r in conn.execute(Q.SELECT_PROMPT_TOTALS)}
+                actual = sum(totals.get(s, 0) for s in counted)
+                if actual != expected_total:
+                    return actual
+            conn.execute(Q.LOG_CANCEL_PENDING, args)
+            moved = conn.execute(Q.CANCEL_PENDING, args).rowcount
+            jobs = [r[0] for r in conn.execute(Q.MOVE_PENDING_TO_CANCELED, args).fetchall()]
+            if moved:
+                conn.execute(Q.UPDATE_PROMPT_TOTALS, {**Q.count_params({P.PENDING: -moved, P.CANCELED: moved})})
+                self._derive_jobs(conn, jobs, now)
+            if job_id is None:
+                found = conn.execute(Q.SELECT_PROMPTS_IN.format(statuses=Q.in_list(IN_COMFY))).fetchall()
+            else:
+                found = conn.execute(Q.SELECT_IN_COMFY_OF_JOB, (job_id,)).fetchall()
+        return BulkResult(moved, [rowmap.prompt(r) for r in found], jobs)
 
-    def read_log(self, job_id: int, *, after: int = 0, limit: int = 500) -> list[LogEntry]:
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_LOG, (job_id, after, limit)).fetchall()
-        return [rowmap.log_entry(r) for r in found]
-
-    # --- settings --------------------------------------------------------------------
-
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        with self._lock:
-            row = self._conn.execute(Q.SELECT_SETTING, (key,)).fetchone()
-        return json.loads(row[0]) if row else default
-
-    def set_setting(self, key: str, value: Any) -> None:
+    def retry_job(self, job_id: int, now: float, *, budget: int) -> int:
+        """Every failed / canceled / interrupted prompt of the job back to pending, in one
+        transaction (set-based, like ``cancel_pending``); returns how many."""
         with self._tx() as conn:
-            conn.execute(Q.UPSERT_SETTING, {"key": key, "value": json.dumps(value)})
+            delta = {PromptStatus(r["status"]): -r["n"] for r in conn.execute(Q.COUNT_RETRYABLE_OF_JOB, (job_id,))}
+            moved = conn.execute(Q.RETRY_JOB_PROMPTS, {"job_id": job_id, "now": now, "budget": budget}).rowcount
+            if not moved:
+                return 0
+            self._count(conn, job_id, {**delta, P.PENDING: moved}, now)
+            conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
+                                      "event": "retry", "message": f"retried {moved} prompt(s)"})
+        return moved
 
-
-    # --- staging references ----------------------------------------------------------
-
-    def staged_references(self) -> dict[str, StagedUse]:
-        """Every staged name a prompt holds, with whether it is still needed (retention)."""
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_STAGED_REFERENCES).fetchall()
-        return {r["name"]: StagedUse(bool(r["live"]), bool(r["unfinished"]), r["last_finished"]) for r in found}
-
-    def write_audit(self, entries: Sequence[AuditEntry]) -> None:
-        """Append staging audit entries (their ``id`` is ignored) in one transaction."""
-        with self._tx() as conn:
-            conn.executemany(Q.INSERT_AUDIT, (
-                {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
-                 "detail": e.detail} for e in entries))
-
-    def read_audit(self, limit: int = 100) -> list[AuditEntry]:
-        """The newest ``limit`` audit entries, newest first."""
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_AUDIT, (limit,)).fetchall()
-        return [rowmap.audit_entry(r) for r in found]
-
-
+    def _derive_jobs(self, conn: sqlite3.Connection, job_ids: Sequence[int], now: float) -> None:
+        if not job_ids:
+            return
+        ids = ", ".join(str(int(j)) for j in job_ids)
+        conn.execute(Q.LOG_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})
+        conn.execute(Q.UPDATE_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})

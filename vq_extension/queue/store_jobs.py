@@ -1,0 +1,164 @@
+"""The store's job-level half: reads of jobs, counts and the log, settings, staging
+references and the audit trail (``JobQueries``, mixed into ``store.SqliteQueueStore``).
+Prompt transitions, claims and bulk actions are in ``store.py``; both run ``sql.py``'s
+statements on the one connection that ``store.py`` opens."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from ..files.records import AuditEntry, StagedUse
+from . import rows as rowmap
+from . import sql as Q
+from .models import JobStatus, PromptStatus
+from .records import JobRecord, LogEntry
+
+
+class JobQueries:
+    _lock: threading.RLock
+    _conn: sqlite3.Connection
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by the store
+        raise NotImplementedError
+
+    # --- jobs ----------------------------------------------------------------------
+
+    def get_job(self, job_id: int) -> JobRecord | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_JOB, (job_id,)).fetchone()
+        return rowmap.job(row) if row else None
+
+    def get_jobs(self, job_ids: Sequence[int]) -> list[JobRecord]:
+        """The jobs that exist among ``job_ids``, in that order."""
+        if not job_ids:
+            return []
+        ids = ", ".join(str(int(jid)) for jid in job_ids)
+        with self._lock:
+            found = {r["id"]: rowmap.job(r) for r in self._conn.execute(Q.SELECT_JOBS_BY_ID.format(ids=ids))}
+        return [found[jid] for jid in job_ids if jid in found]
+
+    def list_jobs(
+        self,
+        *,
+        statuses: Sequence[JobStatus] = (),
+        search: str = "",
+        sort: str = "actionable",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[JobRecord], int]:
+        """A page of jobs and the total that matched. ``search`` matches name, workflow,
+        input folder (case-insensitive substring) or an exact job id."""
+        where, args = Q.job_filter(statuses, search)
+        with self._lock:
+            total = self._conn.execute(Q.COUNT_JOBS.format(where=where), args).fetchone()[0]
+            found = self._conn.execute(
+                Q.SELECT_JOBS.format(where=where, order=Q.JOB_ORDER[sort]), [*args, limit, offset]
+            ).fetchall()
+        return [rowmap.job(row) for row in found], int(total)
+
+    def job_totals(self) -> dict[JobStatus, int]:
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_JOB_TOTALS).fetchall()
+        return {JobStatus(r["status"]): r["n"] for r in found}
+
+    def set_priority(self, job_id: int, priority: int, now: float) -> bool:
+        with self._tx() as conn:
+            return conn.execute(Q.UPDATE_JOB_PRIORITY, {"id": job_id, "priority": priority, "now": now}).rowcount == 1
+
+    def max_active_priority(self, excluding_job: int) -> int | None:
+        with self._lock:
+            value = self._conn.execute(Q.SELECT_MAX_ACTIVE_PRIORITY, (excluding_job,)).fetchone()[0]
+        return None if value is None else int(value)
+
+    # --- counts ----------------------------------------------------------------------
+
+    def prompt_counts(self, job_ids: Sequence[int]) -> dict[int, dict[PromptStatus, int]]:
+        """Each job's prompts counted by status, from the prompts themselves (a recount;
+        summaries use the job's counters, ``JobRecord.counts``)."""
+        counts: dict[int, dict[PromptStatus, int]] = {jid: {} for jid in job_ids}
+        if not job_ids:
+            return counts
+        ids = ", ".join(str(int(jid)) for jid in job_ids)
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_PROMPT_COUNTS_FOR_JOBS.format(ids=ids)).fetchall()
+        for r in found:
+            counts[r["job_id"]][PromptStatus(r["status"])] = r["n"]
+        return counts
+
+    def average_seconds(self, job_ids: Sequence[int]) -> dict[int, float]:
+        """Mean run time of each job's succeeded prompts (jobs with none are absent)."""
+        return {j.id: avg for j in self.get_jobs(job_ids) if (avg := j.average_seconds) is not None}
+
+    def prompt_totals(self) -> dict[PromptStatus, int]:
+        """Prompts by status over the whole queue (kept incrementally: O(1))."""
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_PROMPT_TOTALS).fetchall()
+        return {PromptStatus(r["status"]): r["n"] for r in found if r["n"]}
+
+    def recounted_totals(self) -> dict[PromptStatus, int]:
+        """Prompts by status counted from the prompts (what ``prompt_totals`` must equal)."""
+        with self._lock:
+            found = self._conn.execute(Q.RECOUNT_PROMPT_TOTALS).fetchall()
+        return {PromptStatus(r["status"]): r["n"] for r in found if r["n"]}
+
+    def repair_counters(self) -> None:
+        """Recount every counter from the prompts (after statuses were written by raw SQL)."""
+        with self._tx() as conn:
+            conn.execute(Q.RECOUNT_JOBS)
+            conn.execute(Q.RECOUNT_TOTALS)
+
+    # --- job log -------------------------------------------------------------------
+
+    def log(
+        self, job_id: int, event: str, message: str, now: float, *, level: str = "info", prompt_id: int | None = None
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                Q.INSERT_LOG,
+                {"job_id": job_id, "prompt_id": prompt_id, "at": now, "level": level, "event": event, "message": message},
+            )
+
+    def read_log(self, job_id: int, *, after: int = 0, limit: int = 500) -> list[LogEntry]:
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_LOG, (job_id, after, limit)).fetchall()
+        return [rowmap.log_entry(r) for r in found]
+
+    # --- settings --------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_SETTING, (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(Q.UPSERT_SETTING, {"key": key, "value": json.dumps(value)})
+
+    # --- staging references ----------------------------------------------------------
+
+    def staged_references(self) -> dict[str, StagedUse]:
+        """Every staged name a prompt holds, with whether it is still needed (retention)."""
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_STAGED_REFERENCES).fetchall()
+        return {r["name"]: StagedUse(bool(r["live"]), bool(r["unfinished"]), r["last_finished"]) for r in found}
+
+    def write_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append staging audit entries (their ``id`` is ignored) in one transaction."""
+        with self._tx() as conn:
+            conn.executemany(Q.INSERT_AUDIT, (
+                {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
+                 "detail": e.detail} for e in entries))
+
+    def read_audit(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest ``limit`` audit entries, newest first."""
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_AUDIT, (limit,)).fetchall()
+        return [rowmap.audit_entry(r) for r in found]
+
+
+__all__ = ["JobQueries"]
