@@ -130,6 +130,7 @@ class ComfyBridge:
             if hasattr(folder_paths, "get_system_user_directory")
             else "user_directory",
         )
+        self._history_map = "map_function" in inspect.signature(queue.get_history).parameters
         self._watched: Collection[str] = frozenset()
         self._listener: TapListener | None = None
         self._progress: dict[str, dict[str, Any]] = {}  # comfy prompt id -> latest progress (worker thread writes)
@@ -280,7 +281,12 @@ class ComfyBridge:
 
     def outcome(self, comfy_prompt_id: str) -> Outcome | None:
         """The prompt's ending from history, or None if history does not have it."""
-        entry = self.server.prompt_queue.get_history(prompt_id=comfy_prompt_id).get(comfy_prompt_id)
+        queue = self.server.prompt_queue
+        if self._history_map:  # no deep copy of the entry (graph included) under ComfyUI's mutex
+            found = queue.get_history(prompt_id=comfy_prompt_id, map_function=_outcome_fields)
+        else:
+            found = queue.get_history(prompt_id=comfy_prompt_id)
+        entry = found.get(comfy_prompt_id)
         if entry is None:
             return None
         status = entry.get("status") or {}
@@ -373,6 +379,11 @@ class ComfyBridge:
     def broadcast(self, event: str, data: dict[str, Any]) -> None:
         """Send a vq event to every connected browser (safe from any thread)."""
         self.server.send_sync(event, data)
+
+
+def _outcome_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a history entry ``outcome`` reads (history entries are not changed once written)."""
+    return {"status": entry.get("status"), "outputs": entry.get("outputs"), "meta": entry.get("meta")}
 
 
 def _started_at(messages: list[Any]) -> float | None:

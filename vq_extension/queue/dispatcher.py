@@ -5,9 +5,8 @@ in ComfyUI, a submit, a resume) or the poll interval passes. A tick:
 1. reconciles every prompt vq has in ComfyUI: queue first, then history (the truth);
 2. enforces timeouts and repeats cancels' interrupts that ComfyUI may have lost;
 3. unless paused, tops ComfyUI's queue up to ``max_in_flight`` vq prompts.
-Steps 1 and 3 are one trip to the DB thread and one transaction (``store.apply``): the
-prompts in ComfyUI are tracked in memory (re-read from the store once per poll interval),
-so a tick that changes nothing touches no database at all (docs/performance.md).
+Steps 1 and 3 are one DB trip and one transaction (``store.apply``); the prompts in ComfyUI
+are tracked in memory, re-read once per poll interval (docs/performance.md).
 All state writes go through the store's guarded transitions, so a late event or a
 second worker can never double-finish a prompt.
 """
@@ -21,13 +20,14 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
-from ..comfy.bridge import ComfyUnavailable, Outcome
+from ..comfy.bridge import ComfyUnavailable
 from ..config import Settings
 from ..errors import PromptError
 from .executor import DbExecutor
 from .models import IN_COMFY, JobStatus, PromptStatus
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
+from .outcomes import change, finish
 from .records import Change, Claimed, LogLine, PromptRecord, Transition
 from .store import SqliteQueueStore
 
@@ -173,12 +173,12 @@ class Dispatcher:
             elif comfy_prompt_id in snapshot.pending:
                 self._missing_since.pop(prompt.id, None)
                 if prompt.status is P.CANCELING and self.bridge.delete_pending(comfy_prompt_id):
-                    changes.append(_change(prompt, P.CANCELED, "canceled", "removed from ComfyUI's queue"))
+                    changes.append(change(prompt, P.CANCELED, "canceled", "removed from ComfyUI's queue"))
             else:
                 outcome = self.bridge.outcome(comfy_prompt_id)
                 if outcome is not None:
                     self._missing_since.pop(prompt.id, None)
-                    changes.append(self._finish(prompt, outcome))
+                    changes.append(finish(prompt, outcome, self.settings.prompt_timeout_seconds))
                 elif now - self._missing_since.setdefault(prompt.id, now) >= self.settings.lost_grace_seconds:
                     await self._lost(prompt, now, "it vanished from ComfyUI's queue and history")
                 else:
@@ -187,7 +187,7 @@ class Dispatcher:
 
     async def _while_running(self, prompt: PromptRecord, now: float) -> list[Change]:
         if prompt.status is P.QUEUED:
-            return [_change(prompt, P.RUNNING, "started", "ComfyUI started it")]
+            return [change(prompt, P.RUNNING, "started", "ComfyUI started it")]
         timeout = self.settings.prompt_timeout_seconds
         if prompt.status is P.RUNNING and timeout and prompt.started_at and now - prompt.started_at > timeout:
             await self.cancel_in_comfy(prompt, reason="timeout")
@@ -198,26 +198,6 @@ class Dispatcher:
                 self._interrupted_at[prompt.id] = now
                 self.bridge.interrupt(prompt.comfy_prompt_id or "")
         return []
-
-    def _finish(self, prompt: PromptRecord, outcome: Outcome) -> Change:
-        timed_out = prompt.cancel_reason == "timeout"
-        if outcome.status == "succeeded":
-            count = len(outcome.outputs)
-            return _change(prompt, P.SUCCEEDED, "succeeded", f"succeeded with {count} output file(s)",
-                           outputs=outcome.outputs, started_at=outcome.started_at)
-        if outcome.status == "failed" and not timed_out:
-            error = outcome.error or PromptError("execution_error", "ComfyUI reported an error")
-            where = f" in node {error.node_id} ({error.node_type})" if error.node_id else ""
-            return _change(prompt, P.FAILED, "failed", f"failed{where}: {error.message}",
-                           error=error, outputs=outcome.outputs, started_at=outcome.started_at, level="error")
-        if timed_out:
-            limit = self.settings.prompt_timeout_seconds
-            error = PromptError("timeout", f"ran longer than the {limit:g} s prompt timeout and was interrupted")
-            return _change(prompt, P.FAILED, "timeout", error.message, error=error, level="error")
-        if prompt.status is P.CANCELING:
-            return _change(prompt, P.CANCELED, "canceled", "interrupted as asked")
-        error = PromptError("interrupted", "interrupted in ComfyUI from outside vq (e.g. its Cancel button)")
-        return _change(prompt, P.CANCELED, "canceled", error.message, error=error, level="warning")
 
     async def _lost(self, prompt: PromptRecord, now: float, why: str) -> None:
         """ComfyUI no longer knows the prompt: back to pending while attempts remain."""
@@ -349,24 +329,19 @@ class Dispatcher:
         if prompt is None:
             return
         if event == "progress" or (event == "executing" and payload.get("node") is not None):
-            # the bridge coalesces these: the latest node / step of each prompt, at most once per loop turn
-            self.live.update(prompt.id, prompt.job_id, **{k: payload[k] for k in ("value", "max", "node")
-                                                          if k in payload})
+            self.live.update(prompt.id, prompt.job_id, **{k: payload[k] for k in ("value", "max", "node") if k in payload})
             self.events.progress(prompt)
         elif event in ("executing", "execution_error", "execution_interrupted"):
-            # ``executing`` with node None follows ComfyUI's history write (0.8.0's prompt_worker):
-            # the real end of a prompt. Reconcile now, not at the next poll.
+            # ``executing`` {node: None} follows the history write (0.8.0's prompt_worker): the real end
             self.nudge()
         elif event == "execution_start":
             # Only to mark it running: a short prompt ends (and is reconciled) before this fires.
             self._nudge_later(STARTED_TICK_DELAY)
-        # execution_success comes before the history write: the executing event that follows is the signal
 
     def _nudge_later(self, delay: float) -> None:
-        if self._later is None or self._later.cancelled() or self._later.when() <= asyncio.get_running_loop().time():
-            self._later = asyncio.get_running_loop().call_later(delay, self.nudge)
-
-    # --- helpers -----------------------------------------------------------------------
+        loop = asyncio.get_running_loop()
+        if self._later is None or not loop.time() < self._later.when() <= loop.time() + delay:
+            self._later = loop.call_later(delay, self.nudge)  # none pending, or this one is sooner
 
     async def _apply(
         self,
@@ -421,8 +396,3 @@ class Dispatcher:
         except Exception:
             log.exception("vq: after-success step of job %s failed", job_id)
 
-
-def _change(prompt: PromptRecord, to: PromptStatus, event: str, message: str, *, level: str = "info",
-            **fields: Any) -> Change:
-    """A transition of ``prompt`` as the tick saw it (only while it still runs under the same ComfyUI id)."""
-    return Change(prompt.id, to, comfy_prompt_id=prompt.comfy_prompt_id, log=LogLine(event, message, level), **fields)
