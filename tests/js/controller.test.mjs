@@ -234,3 +234,20 @@ test("a poll failure records the HTTP status and code (the status bar explains a
   assert.deepEqual({ ...t.store.getState().errors.queue, at: 0 }, { message: "HTTP 404", status: 404, code: "not_found", at: 0 });
   t.controller.stop();
 });
+
+test("vq.prompts events reach the loaded detail in one dispatch; empty or malformed batches are ignored", async () => {
+  const t = setup();
+  t.controller.start();
+  t.controller.mount();
+  await settle();
+  const seen = [];
+  const unsubscribe = t.store.subscribe ? t.store.subscribe(() => seen.push(1)) : null;
+  const before = t.store.getState();
+  t.controller.events.prompts({ prompts: [] });
+  t.controller.events.prompts({});
+  t.controller.events.prompts(null);
+  assert.equal(t.store.getState(), before, "nothing dispatched");
+  t.controller.events.prompts({ prompts: [{ id: 1, job_id: 99, status: "running" }, { id: 2, job_id: 99, status: "queued" }] });
+  if (unsubscribe) assert.ok(seen.length <= 1, "one dispatch for the batch");
+  t.controller.stop();
+});

@@ -68,7 +68,7 @@ const controller = createController({
 
 // Custom socket events are dispatched only to types registered before they arrive.
 compat.onApiEvent(api, "vq.job", controller.events.job);
-compat.onApiEvent(api, "vq.prompt", controller.events.prompt);
+compat.onApiEvent(api, "vq.prompts", controller.events.prompts);
 compat.onApiEvent(api, "vq.queue", controller.events.queue);
 compat.onApiEvent(api, "status", controller.events.status);
 compat.onApiEvent(api, "reconnecting", controller.events.reconnecting);
