@@ -94,9 +94,18 @@ class Harness:
 
     async def set_behavior(self, request: web.Request) -> web.Response:
         """``{default_node_seconds, node_seconds: {class: s}, progress_steps: {class: n},
-        fail_nodes: {class: [exception, message]}}``; given keys replace the current ones."""
+        fail_nodes: {class: [exception, message]}, hold: [class], release: [class]}``; given
+        keys replace the current ones. ``hold`` keeps nodes of those classes running
+        (interruptible) until ``release`` names them: a test acts on a running prompt
+        without guessing how long it runs."""
         body = await request.json()
         behavior = self.host.behavior
+        for class_type in body.get("release", []):
+            held = behavior.holds.pop(class_type, None)
+            if held is not None:
+                held.release()
+        for class_type in body.get("hold", []):
+            behavior.hold(class_type)
         if "default_node_seconds" in body:
             behavior.default_node_seconds = float(body["default_node_seconds"])
         for key in ("node_seconds", "progress_steps"):
@@ -118,11 +127,14 @@ class Harness:
         return web.json_response({"ok": True})
 
     async def drop_ws(self, request: web.Request) -> web.Response:
-        """Close every socket; with ``{"refuse_seconds": s}`` also refuse reconnects for a while."""
+        """Close every socket; with ``{"refuse_seconds": s}`` also refuse reconnects for a while,
+        with ``{"refuse": true}`` until ``/__harness/fault/clear``."""
         body = await request.json() if request.can_read_body else {}
         refuse = body.get("refuse_seconds")
         if refuse:
             self.faults.append(Fault(prefix="/ws", status=503, until=time.monotonic() + float(refuse)))
+        elif body.get("refuse"):
+            self.faults.append(Fault(prefix="/ws", status=503))
         sockets = list(self.host.server.sockets.values())
         for ws in sockets:
             await ws.close()

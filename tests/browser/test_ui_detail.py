@@ -62,7 +62,7 @@ def test_prompt_json_is_lazy_and_fast_on_a_1_mb_graph(ui):
 
 def test_job_log_is_lazy_and_follows_a_running_job(ui):
     page, host = ui.page, ui.host
-    host.behavior(node_seconds={"ImageScaleBy": 0.8})
+    host.behavior(hold=["ImageScaleBy"])  # nothing finishes before the log is open
     try:
         job = host.submit("log follow", 4)
         ui.search("log follow")
@@ -72,12 +72,13 @@ def test_job_log_is_lazy_and_follows_a_running_job(ui):
         card.locator("[data-testid=log-toggle]").click()
         expect(log.locator(".vq-log-line").first).to_contain_text("submitted with 4 prompt(s)")
         first_count = log.locator(".vq-log-line").count()
+        host.behavior(release=["ImageScaleBy"])
         host.wait_job(job["id"], "succeeded", timeout=30)
         # Followed without touching anything: the log grows while the job runs.
         page.wait_for_function("([el, n]) => el.querySelectorAll('.vq-log-line').length > n",
                                arg=[log.element_handle(), first_count], timeout=10000)
     finally:
-        host.behavior(node_seconds={})
+        host.behavior(release=["ImageScaleBy"])
         ui.reset_filters()
 
 

@@ -32,7 +32,8 @@ def test_tab_appears_opens_and_remounts_cleanly(ui):
 
 def test_submitted_job_goes_running_to_succeeded_live_and_expansion_survives(ui):
     page, host = ui.page, ui.host
-    host.behavior(node_seconds={"ImageScaleBy": 1.2}, progress_steps={"ImageScaleBy": 6})
+    # Each prompt reports progress, then stays running at SaveImage until released.
+    host.behavior(node_seconds={"ImageScaleBy": 0.2}, progress_steps={"ImageScaleBy": 2}, hold=["SaveImage"])
     try:
         job = host.submit("live run", 2)
         card = ui.card("live run")
@@ -47,6 +48,7 @@ def test_submitted_job_goes_running_to_succeeded_live_and_expansion_survives(ui)
         expect(icon_badge).to_have_text(re.compile(r"^[12]$"))  # running + waiting prompts
         rows = card.locator("[data-testid=prompt-row]")
         expect(rows).to_have_count(2)
+        host.behavior(release=["SaveImage"])
         expect(badge).to_have_text("Succeeded", timeout=20000)
         expect(card.locator("[data-testid=job-progress]")).to_have_text("2 / 2 done")
         expect(icon_badge).to_have_count(0)
@@ -60,7 +62,7 @@ def test_submitted_job_goes_running_to_succeeded_live_and_expansion_survives(ui)
         assert "/view?filename=" in href and "type=output" in href
         assert job["id"] == int(card.get_attribute("data-job-id"))
     finally:
-        host.behavior(node_seconds={}, progress_steps={})
+        host.behavior(node_seconds={}, progress_steps={}, release=["SaveImage"])
 
 
 def _names(ui):
@@ -156,7 +158,7 @@ def test_cancel_job_confirm_flow(ui):
 
 def test_cancel_running_job_explains_the_interrupt(ui):
     page, host = ui.page, ui.host
-    host.behavior(node_seconds={"ImageScaleBy": 3}, progress_steps={"ImageScaleBy": 30})
+    host.behavior(hold=["ImageScaleBy"])  # running until interrupted
     try:
         job = host.submit("stop running", 2)
         ui.search("stop running")
@@ -169,7 +171,7 @@ def test_cancel_running_job_explains_the_interrupt(ui):
         host.wait_job(job["id"], "canceled", timeout=15)
         expect(card.locator(".vq-card-head .vq-badge")).to_have_text("Canceled", timeout=10000)
     finally:
-        host.behavior(node_seconds={}, progress_steps={})
+        host.behavior(release=["ImageScaleBy"])
         ui.reset_filters()
 
 

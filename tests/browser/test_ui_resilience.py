@@ -13,7 +13,7 @@ def test_api_500_shows_an_inline_error_and_recovers_by_itself(ui):
     page, host = ui.page, ui.host
     error = page.locator("[data-testid=poll-error]")
     expect(error).to_be_hidden()
-    host.call("POST", "/__harness/fault", {"prefix": "/api/vq/v1/", "status": 500, "seconds": 4})
+    host.call("POST", "/__harness/fault", {"prefix": "/api/vq/v1/", "status": 500})  # until cleared
     try:
         expect(error).to_be_visible(timeout=8000)
         expect(error).to_contain_text("fault injected by the test harness")
@@ -23,6 +23,7 @@ def test_api_500_shows_an_inline_error_and_recovers_by_itself(ui):
         page.locator("[data-testid=tab-queue]").click()
         expect(page.locator("[data-testid=chip-failed]")).to_be_enabled()
         # The fault ends; the next poll clears the error without any click.
+        host.call("POST", "/__harness/fault/clear", {})
         expect(error).to_be_hidden(timeout=20000)
         job = host.submit("after the outage", 1)
         expect(ui.card("after the outage")).to_have_count(1)
@@ -55,11 +56,12 @@ def test_dropped_websocket_reconnects_and_refetches_what_it_missed(ui):
         job = host.submit("missed while offline", 2)
         card = ui.card("missed while offline")
         expect(card.locator(".vq-card-head .vq-badge")).to_have_text("Pending")
-        # Drop the socket and refuse reconnects for a while; meanwhile the job is canceled
+        # Drop the socket and refuse reconnects until the cancel is done; the job is canceled
         # from elsewhere, so its vq.job event never reaches this page.
-        host.call("POST", "/__harness/drop_ws", {"refuse_seconds": 3})
+        host.call("POST", "/__harness/drop_ws", {"refuse": True})
         expect(page.locator("[data-testid=comfy-state]")).to_contain_text("reconnecting", timeout=5000)
         host.vq("POST", f"/jobs/{job['id']}/cancel")
+        host.call("POST", "/__harness/fault/clear", {})
         # Back online: the "reconnected" handler refetches at once (not the 10 s safety poll).
         expect(page.locator("[data-testid=live]")).to_have_text("Connection to ComfyUI restored", timeout=10000)
         expect(page.locator("[data-testid=comfy-state]")).to_contain_text("connected")
@@ -71,4 +73,5 @@ def test_dropped_websocket_reconnects_and_refetches_what_it_missed(ui):
         host.wait_job(again["id"], "succeeded")
         expect(ui.card("after reconnect").locator(".vq-card-head .vq-badge")).to_have_text("Succeeded")
     finally:
+        host.call("POST", "/__harness/fault/clear", {})
         host.vq("POST", "/queue/resume")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -17,15 +18,23 @@ from tests.integration.helpers import (
 )
 
 
-def slow(comfy: Any, seconds: float = 3.0, steps: int = 30) -> None:
-    """ImageScaleBy takes ``seconds`` with ``steps`` interrupt points (like a sampler)."""
-    comfy.behavior.node_seconds["ImageScaleBy"] = seconds
-    comfy.behavior.progress_steps["ImageScaleBy"] = steps
+def hold(comfy: Any, **kw: Any) -> Any:
+    """ImageScaleBy stays running (interruptible) until the test calls ``release()``: a
+    prompt is still running when the test acts, however busy the machine."""
+    return comfy.behavior.hold("ImageScaleBy", **kw)
 
 
 def comfy_ids(comfy: Any) -> tuple[set[str], set[str]]:
     running, pending = comfy.queue.get_current_queue()
     return {item[1] for item in running}, {item[1] for item in pending}
+
+
+async def in_comfy_queue(client: Any, comfy: Any, prompt_id: int) -> dict[str, Any]:
+    """The prompt once it waits in ComfyUI's own queue (vq says "queued" from the claim
+    on, a moment before the submit lands)."""
+    queued = await wait_prompt(client, prompt_id, {"queued"})
+    await wait_for(lambda: queued["comfy_prompt_id"] in comfy_ids(comfy)[1], what="it in ComfyUI's queue")
+    return queued
 
 
 async def test_cancel_pending_prompt_never_reaches_comfyui(client: Any, plugin: Any) -> None:
@@ -41,12 +50,11 @@ async def test_cancel_pending_prompt_never_reaches_comfyui(client: Any, plugin: 
 
 
 async def test_cancel_queued_prompt_deletes_it_from_comfyui_queue(client: Any, comfy: Any) -> None:
-    slow(comfy)
+    hold(comfy)
     created = await submit(client, [upscale(1.1), upscale(1.2)])
     first, second = (p["id"] for p in created["prompts"])
     await wait_prompt(client, first, {"running"})
-    queued = await wait_prompt(client, second, {"queued"})
-    assert queued["comfy_prompt_id"] in comfy_ids(comfy)[1]
+    queued = await in_comfy_queue(client, comfy, second)
     resp = await client.post(f"/api/vq/v1/prompts/{second}/cancel")
     assert (await resp.json())["status"] == "canceled"
     assert queued["comfy_prompt_id"] not in comfy_ids(comfy)[1]
@@ -55,27 +63,26 @@ async def test_cancel_queued_prompt_deletes_it_from_comfyui_queue(client: Any, c
 
 
 async def test_cancel_running_prompt_interrupts_only_it(client: Any, comfy: Any) -> None:
-    slow(comfy)
-    ui = await comfy.submit_as_ui(upscale(2.0, prefix="ui/keep"))  # a user's own prompt, queued behind
+    hold(comfy, when=lambda _id, extra_data: "vq" in extra_data)  # only vq's prompt stays running
     created = await submit(client, [upscale(1.1)], priority=1)
     (prompt,) = created["prompts"]
-    await wait_for(lambda: comfy_ids(comfy)[0], what="something running")
-    # The UI prompt went first; cancel ours while it waits, then again once it runs.
-    await wait_prompt(client, prompt["id"], {"running", "queued"})
     running = await wait_prompt(client, prompt["id"], {"running"}, timeout=15)
+    ui = await comfy.submit_as_ui(upscale(2.0, prefix="ui/keep"))  # a user's own prompt, queued behind
+    assert comfy_ids(comfy) == ({running["comfy_prompt_id"]}, {ui["prompt_id"]})
     resp = await client.post(f"/api/vq/v1/prompts/{prompt['id']}/cancel")
     assert (await resp.json())["status"] in ("canceling", "canceled")
     done = await wait_prompt(client, prompt["id"], {"canceled"}, timeout=5)
     assert done["attempts"][-1]["status"] == "canceled"
+    # Every interrupt was sent while ours, and only ours, was running.
+    assert comfy.interrupts and all(c.running == (running["comfy_prompt_id"],) for c in comfy.interrupts if c.value)
     # ComfyUI's own prompt was never touched and finishes normally.
     history = await wait_for(lambda: comfy.queue.get_history(prompt_id=ui["prompt_id"]), timeout=15,
                              what="the UI prompt to finish")
     assert history[ui["prompt_id"]]["status"]["status_str"] == "success"
-    assert running["comfy_prompt_id"] != ui["prompt_id"]
 
 
 async def test_cancel_job_with_running_and_pending_prompts(client: Any, comfy: Any) -> None:
-    slow(comfy)
+    hold(comfy)
     created = await submit(client, [upscale(1 + i / 10) for i in range(4)])
     await wait_prompt(client, created["prompts"][0]["id"], {"running"})
     resp = await client.post(f"/api/vq/v1/jobs/{created['id']}/cancel")
@@ -103,17 +110,18 @@ async def test_retry_failed_prompt_keeps_lineage(client: Any, comfy: Any) -> Non
 
 
 async def test_pause_pulls_unstarted_prompts_back_and_resume_finishes(client: Any, comfy: Any, plugin: Any) -> None:
-    slow(comfy, seconds=1.0)
+    held = hold(comfy)
     created = await submit(client, [upscale(1 + i / 10) for i in range(3)])
     first, second, third = (p["id"] for p in created["prompts"])
     await wait_prompt(client, first, {"running"})
-    await wait_prompt(client, second, {"queued"})
+    await in_comfy_queue(client, comfy, second)
     state = await (await client.post("/api/vq/v1/queue/pause")).json()
     assert state["paused"] is True and state["worker"] == "paused"
     detail = await job(client, created["id"])
     assert [p["status"] for p in detail["prompts"]] == ["running", "pending", "pending"]
     assert detail["prompts"][1]["attempts"] == [] and detail["prompts"][1]["attempt"] == 0
     assert len(comfy_ids(comfy)[1]) == 0
+    held.release()
     await wait_prompt(client, first, {"succeeded"})  # the running one finishes
     assert (await job(client, created["id"]))["prompts"][1]["status"] == "pending"
     assert plugin.store.get_setting("paused") is True
@@ -135,12 +143,13 @@ async def test_clear_requires_the_count_the_user_saw(client: Any, plugin: Any) -
 
 
 async def test_clear_leaves_running_work_alone_unless_asked(client: Any, comfy: Any) -> None:
-    slow(comfy, seconds=1.0)
+    held = hold(comfy)
     created = await submit(client, [upscale(1.1), upscale(1.2), upscale(1.3)])
     await wait_prompt(client, created["prompts"][0]["id"], {"running"})
-    await wait_prompt(client, created["prompts"][1]["id"], {"queued"})
+    await in_comfy_queue(client, comfy, created["prompts"][1]["id"])
     resp = await client.post("/api/vq/v1/queue/clear", json={"expected_count": 2})
     assert (await resp.json()) == {"cleared": 2}
+    held.release()
     done = await wait_job(client, created["id"], {"canceled"}, timeout=10)
     assert [p["status"] for p in done["prompts"]] == ["succeeded", "canceled", "canceled"]
 
@@ -148,14 +157,14 @@ async def test_clear_leaves_running_work_alone_unless_asked(client: Any, comfy: 
 @pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
 async def test_prompt_timeout_interrupts_and_fails(client: Any, comfy: Any, plugin: Any) -> None:
     plugin.settings.prompt_timeout_seconds = 0.3
-    slow(comfy, seconds=5.0, steps=50)
+    hold(comfy)  # runs until interrupted
     created = await submit(client, [upscale(1.1)])
     done = await wait_job(client, created["id"], {"failed"}, timeout=5)
     assert done["prompts"][0]["error"]["type"] == "timeout"
 
 
 async def test_interrupt_from_comfyui_ui_cancels_the_prompt(client: Any, comfy: Any) -> None:
-    slow(comfy)
+    hold(comfy)
     created = await submit(client, [upscale(1.1)])
     await wait_prompt(client, created["prompts"][0]["id"], {"running"})
     await client.post("/interrupt", json={})  # the global Cancel button in ComfyUI
@@ -164,11 +173,12 @@ async def test_interrupt_from_comfyui_ui_cancels_the_prompt(client: Any, comfy: 
 
 
 async def test_prompt_that_vanishes_from_comfyui_is_retried_then_succeeds(client: Any, comfy: Any) -> None:
-    slow(comfy, seconds=2.0)
+    held = hold(comfy)  # the first prompt runs until released, so the second stays in ComfyUI's queue
     created = await submit(client, [upscale(1.1), upscale(1.2)])
-    second = await wait_prompt(client, created["prompts"][1]["id"], {"queued"})
+    second = await in_comfy_queue(client, comfy, created["prompts"][1]["id"])
     # e.g. ComfyUI's own "Clear queue" while ours waits there
     assert comfy.queue.delete_queue_item(lambda item: item[1] == second["comfy_prompt_id"])
+    held.release()
     done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=10)
     prompt = done["prompts"][1]
     assert prompt["status"] == "succeeded" and prompt["attempt"] == 2
@@ -188,9 +198,7 @@ async def test_partially_valid_graph_is_refused_whole(client: Any, comfy: Any) -
 
 @pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
 async def test_pause_during_a_submit_takes_that_prompt_back_too(client: Any, comfy: Any, plugin: Any) -> None:
-    import asyncio
-
-    slow(comfy, seconds=2.0)
+    held = hold(comfy)
     entered, release = asyncio.Event(), asyncio.Event()
     real_handler = plugin.host._post_prompt
     calls = 0
@@ -207,11 +215,12 @@ async def test_pause_during_a_submit_takes_that_prompt_back_too(client: Any, com
     created = await submit(client, [upscale(1.1), upscale(1.2)])
     await asyncio.wait_for(entered.wait(), 5)
     pause = asyncio.ensure_future(client.post("/api/vq/v1/queue/pause"))
-    await asyncio.sleep(0.1)
+    await wait_for(lambda: plugin.reader.worker.paused, what="the pause to take effect")  # the submit still held
     release.set()
     await pause
     second = created["prompts"][1]["id"]
     await wait_prompt(client, second, {"pending"})
+    held.release()
     await wait_prompt(client, created["prompts"][0]["id"], {"succeeded"})
     assert comfy_ids(comfy) == (set(), set()) and (await job(client, created["id"]))["counts"]["pending"] == 1
 

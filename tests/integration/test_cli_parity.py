@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import comfy_graph
-from tests.integration.helpers import job, submit, upscale, wait_job, wait_prompt
+from tests.integration.helpers import job, submit, upscale, wait_for, wait_job, wait_prompt
 from vq_extension.cli.app import main
 from vq_extension.cli.output import IO
 
@@ -42,17 +42,23 @@ def base_url(client: Any) -> str:
     return str(client.make_url("")).rstrip("/")
 
 
-async def vq(client: Any, *argv: str, url: str | None = None, stdin: str = "") -> Run:
-    """Run the vq CLI in a thread against the plugin the test client serves."""
-    io = IO(_io.StringIO(), _io.StringIO(), _io.StringIO(stdin), sleep=time.sleep)
+async def vq(client: Any, *argv: str, url: str | None = None, stdin: str = "", io: Any = None) -> Run:
+    """Run the vq CLI in a thread against the plugin the test client serves (``io``: one
+    from ``cli_io()``, to read what it printed so far while it runs)."""
+    io = io or cli_io(stdin)
     args = [*argv, "--url", url or base_url(client)]
     code = await asyncio.to_thread(main, args, io=io, environ={})
     return Run(code, io.stdout.getvalue(), io.stderr.getvalue())  # type: ignore[attr-defined]
 
 
-def slow(comfy: Any, seconds: float = 3.0, steps: int = 30) -> None:
-    comfy.behavior.node_seconds["ImageScaleBy"] = seconds
-    comfy.behavior.progress_steps["ImageScaleBy"] = steps
+def cli_io(stdin: str = "") -> Any:
+    # The CLI's own poll interval is real time; no assertion depends on its length.
+    return IO(_io.StringIO(), _io.StringIO(), _io.StringIO(stdin), sleep=time.sleep)
+
+
+def hold(comfy: Any) -> Any:
+    """ImageScaleBy stays running (interruptible) until ``release()``."""
+    return comfy.behavior.hold("ImageScaleBy")
 
 
 def free_port() -> int:
@@ -120,19 +126,23 @@ async def test_pause_resume_priority_top_and_clear(client: Any, plugin: Any) -> 
 
 
 async def test_watch_a_job_to_success_and_to_failure(client: Any, comfy: Any) -> None:
-    slow(comfy, seconds=0.6, steps=6)
+    held = hold(comfy)
     ok = await submit(client, [upscale(1.7), upscale(1.8)])
-    r = await vq(client, "watch", str(ok["id"]), "--interval", "0.05")
+    io = cli_io()
+    watch = asyncio.ensure_future(vq(client, "watch", str(ok["id"]), "--interval", "0.05", io=io))
+    await wait_for(lambda: f"job {ok['id']} #0 running" in io.stdout.getvalue() or watch.done(),
+                   what="vq watch to show the running prompt")
+    held.release()
+    r = await watch
     assert r.code == 0, r.err
     assert f"job {ok['id']} #0 running" in r.out and r.out.splitlines()[-1].startswith(f"✓ job {ok['id']}")
-    comfy.behavior.node_seconds.clear()
     bad = await submit(client, [comfy_graph("invalid_missing_image")])
     r = await vq(client, "watch", str(bad["id"]), "--interval", "0.05")
     assert r.code == 1 and f"job {bad['id']} ended failed" in r.err
 
 
 async def test_cancel_a_running_job_from_the_cli(client: Any, comfy: Any) -> None:
-    slow(comfy)
+    hold(comfy)
     created = await submit(client, [upscale(1.9), upscale(2.0)])
     await wait_prompt(client, created["prompts"][0]["id"], {"running"})
     r = await vq(client, "cancel", str(created["id"]), "--json")

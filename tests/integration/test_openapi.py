@@ -3,12 +3,10 @@ and real answers of the running plugin (on the fake ComfyUI) match its schemas."
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import re
 import shlex
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,6 +17,7 @@ from openapi_spec_validator import validate
 from PIL import Image
 
 from tests.helpers import REPO, closed, comfy_graph
+from tests.integration.helpers import wait_for
 from vq_extension.api.openapi import build_document
 from vq_extension.api.spec import PREFIX
 from vq_extension.routes import SPECS
@@ -116,13 +115,11 @@ def upscale(scale: float) -> dict[str, Any]:
 
 
 async def until(client: Any, job_id: int, statuses: set[str], timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    async def check() -> dict[str, Any] | None:
         body = await (await client.get(f"/api{PREFIX}/jobs/{job_id}")).json()
-        if body["status"] in statuses:
-            return body
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not reach {statuses}")
+        return body if body["status"] in statuses else None
+
+    return await wait_for(check, timeout, f"job {job_id} to reach {statuses}")
 
 
 async def test_real_answers_match_the_document(client: Any, comfy: Any, doc: dict[str, Any]) -> None:

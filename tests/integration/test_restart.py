@@ -38,7 +38,7 @@ async def test_restart_requeues_running_prompt_and_finishes(
 ) -> None:
     base = tmp_path / "comfy"
     async with comfyui(base, profile, monkeypatch) as (host, client):
-        host.behavior.node_seconds["ImageScaleBy"] = 5.0
+        host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
         created = await submit(client, [upscale(1.1), upscale(1.2), upscale(1.3)])
         await wait_prompt(client, created["prompts"][0]["id"], {"running"})
     # ComfyUI is gone; its in-memory queue with it. A new process starts on the same files.
@@ -59,7 +59,7 @@ async def test_prompt_that_keeps_dying_fails_as_interrupted_repeatedly(
     base = tmp_path / "comfy"
     for _ in range(2):  # max_attempts defaults to 2: each "crash" costs one
         async with comfyui(base, profile, monkeypatch) as (host, client):
-            host.behavior.node_seconds["ImageScaleBy"] = 5.0
+            host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
             if _ == 0:
                 created = await submit(client, [upscale(1.1)])
             await wait_prompt(client, created["prompts"][0]["id"], {"running"})

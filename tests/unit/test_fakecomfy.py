@@ -313,7 +313,8 @@ async def test_a_five_tuple_kills_the_0_8_0_worker_for_good(host: FakeComfy) -> 
     assert isinstance(host.worker.error, IndexError)
     assert [item[1] for item in host.queue.currently_running.values()] == ["five"]
     answer = await host.submit_as_ui(graph("upscale"))
-    await asyncio.sleep(0.2)
+    # The only thread that takes items is dead, so the new prompt stays queued: no wait needed.
+    assert not host.worker.alive and host.worker.thread.ident is not None
     assert [item[1] for item in host.queue.queue] == [answer["prompt_id"]]  # never runs
 
 
@@ -332,6 +333,7 @@ async def test_a_five_tuple_runs_on_0_3_64(tmp_path: Path, monkeypatch: pytest.M
 
 
 async def start_slow(host: FakeComfy, **behavior: Any) -> str:
+    """Submit the upscale graph and return once node 2 (ImageScaleBy) executes."""
     for key, value in behavior.items():
         setattr(host.behavior, key, value)
     answer = await host.submit_as_ui(graph("upscale"), client_id=CID)
@@ -342,7 +344,8 @@ async def start_slow(host: FakeComfy, **behavior: Any) -> str:
 async def test_targeted_interrupt_only_hits_the_running_prompt(host: FakeComfy, aiohttp_client) -> None:
     client = await aiohttp_client(host.app)
     host.start_worker()
-    pid = await start_slow(host, node_seconds={"ImageScaleBy": 0.3})
+    held = host.behavior.hold("ImageScaleBy", interruptible=False)  # a node without progress steps
+    pid = await start_slow(host)
     resp = await client.post("/interrupt", json={"prompt_id": str(uuid.uuid4())})
     assert (resp.status, await resp.text()) == (200, "")
     assert host.interrupts == []
@@ -350,6 +353,7 @@ async def test_targeted_interrupt_only_hits_the_running_prompt(host: FakeComfy, 
     assert resp.status == 200
     (call,) = host.interrupts
     assert (call.value, call.running) == (True, (pid,))
+    held.release()
     entry = await host.wait_for_history(pid)
     status = entry["status"]
     assert (status["status_str"], status["completed"]) == ("error", False)
@@ -362,24 +366,26 @@ async def test_targeted_interrupt_only_hits_the_running_prompt(host: FakeComfy, 
 
 async def test_progress_steps_report_and_are_interrupt_points(host: FakeComfy) -> None:
     host.start_worker()
-    pid = await start_slow(host, node_seconds={"ImageScaleBy": 2.0}, progress_steps={"ImageScaleBy": 20})
+    pid = await start_slow(host, node_seconds={"ImageScaleBy": 60.0}, progress_steps={"ImageScaleBy": 600})
     await wait_until(lambda: any(s.event == "progress" for s in list(host.sent)))
     host.nodes_module.interrupt_processing()
-    entry = await host.wait_for_history(pid, timeout=1.0)  # well before the node's 2 s
+    entry = await host.wait_for_history(pid)
     assert entry["status"]["messages"][-1][1]["node_id"] == "2"
     progress = [s for s in host.sent if s.event == "progress"]
-    assert progress[0].data == {"value": 1, "max": 20, "prompt_id": pid, "node": "2"} and progress[0].sid == CID
+    assert len(progress) < 600, "interrupted at a step, not at the end of the node"
+    assert progress[0].data == {"value": 1, "max": 600, "prompt_id": pid, "node": "2"} and progress[0].sid == CID
     state = next(s for s in reversed(host.sent) if s.event == "progress_state")
-    assert state.data["nodes"]["2"]["state"] == "running" and state.data["nodes"]["2"]["max"] == 20
+    assert state.data["nodes"]["2"]["state"] == "running" and state.data["nodes"]["2"]["max"] == 600
 
 
 async def test_an_interrupt_before_execution_starts_is_lost(host: FakeComfy) -> None:
-    host.behavior.start_delay_seconds = 0.3
+    held = host.behavior.hold_start()
     host.start_worker()
     answer = await host.submit_as_ui(graph("upscale"))
-    await wait_until(lambda: host.queue.currently_running)
-    assert not any(s.event == "execution_start" for s in host.sent)
+    await held.wait_entered()
+    assert host.queue.currently_running and not any(s.event == "execution_start" for s in host.sent)
     host.nodes_module.interrupt_processing(True)
+    held.release()
     entry = await host.wait_for_history(answer["prompt_id"])
     assert entry["status"]["messages"][-1][0] == "execution_success"
 
@@ -390,7 +396,8 @@ async def test_interrupt_if_running_only_on_newer(tmp_path: Path, monkeypatch: p
     host = make_host(tmp_path, monkeypatch, "newer")
     host.start_worker()
     try:
-        pid = await start_slow(host, node_seconds={"ImageScaleBy": 0.3})
+        host.behavior.hold("ImageScaleBy")  # running until interrupted
+        pid = await start_slow(host)
         assert host.queue.interrupt_if_running(str(uuid.uuid4())) is False
         assert host.queue.interrupt_if_running(pid) is True
         entry = await host.wait_for_history(pid)

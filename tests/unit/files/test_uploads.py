@@ -258,7 +258,7 @@ async def test_cancelled_upload_leaves_no_temp_file(tmp_path):
     async def slow() -> AsyncIterator[bytes]:
         yield PNG
         started.set()
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()  # a client that stops sending, until cancelled
         yield b"never"
 
     task = asyncio.create_task(save_upload(slow(), tmp_path, "c.png", max_bytes=10**6))
