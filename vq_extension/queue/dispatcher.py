@@ -105,18 +105,18 @@ class Dispatcher:
                 else:
                     self.worker.error = None
                 await self._sleep()
-        except asyncio.CancelledError:
-            raise
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             self.worker.error = f"dispatcher stopped: {type(exc).__name__}: {exc}"
             raise
         finally:
             self.worker.running = False
 
     async def _sleep(self) -> None:
-        timeout = self.settings.poll_seconds if self._tracked else self.settings.idle_poll_seconds
         with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._nudge.wait(), timeout)
+            await asyncio.wait_for(self._nudge.wait(), self.settings.poll_seconds if self._tracked
+                                   else self.settings.idle_poll_seconds)
         self._nudge.clear()
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
@@ -150,17 +150,14 @@ class Dispatcher:
             result = await self.db.run(self.store.apply, changes, claim=claim, owner=self.settings.owner_id,
                                        now=now, lease_seconds=LEASE_SECONDS)
             for change, t in zip(changes, result.transitions):
-                if t is None:
-                    log.debug("vq: prompt %s: -> %s did not apply", change.prompt_id, change.to)
-                else:
+                if t is not None:
                     self._record(t, change.log or LogLine("", ""), nudge=False)
             await self._submit_claimed(result.claimed, now)
         self.worker.in_flight = len(self._tracked)
         self.bridge.watch(self._tracked.keys())
 
     async def _reconcile(self, now: float) -> list[Change]:
-        """What ComfyUI says happened to the tracked prompts, as transitions to apply (the
-        rare paths that need more than one write, lost prompts and timeouts, run here)."""
+        """ComfyUI's news of the tracked prompts as transitions (lost prompts, timeouts: done here)."""
         if not self._tracked:
             return []
         changes: list[Change] = []
@@ -229,11 +226,17 @@ class Dispatcher:
 
     async def _submit_claimed(self, claimed: list[Claimed], now: float) -> None:
         for i, c in enumerate(claimed):
+            if self.worker.paused:  # paused during a submit: the rest back to pending, unsubmitted
+                line = LogLine("paused", "not handed to ComfyUI (queue paused)")
+                for t in [await self.db.run(self.store.pull_back, r.prompt.id, r.prompt.comfy_prompt_id, now, log=line)
+                          for r in claimed[i:]]:
+                    t and self._record(t, line, nudge=False)
+                break
             if not await self._submit(c.prompt, c.graph, now):
                 for rest in claimed[i + 1:]:  # ComfyUI cannot take work now: back to pending
                     await self._pull_back(rest.prompt, now, "ComfyUI could not take work")
                 return
-        if claimed and self.worker.paused:  # paused while those submits were under way: take them back out
+        if claimed and self.worker.paused:  # and those it had submitted: take them back out
             await self.pull_back_queued()
 
     async def _submit(self, prompt: PromptRecord, graph: dict[str, Any], now: float) -> bool:
@@ -272,8 +275,7 @@ class Dispatcher:
         self._tracked.pop(prompt.comfy_prompt_id or "", None)
         self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
         line = LogLine("unavailable", f"ComfyUI could not take it, will retry: {why}", "warning")
-        t = await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now, log=line)
-        if t:
+        if t := await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now, log=line):
             self._record(t, line)
         return False
 
@@ -321,8 +323,6 @@ class Dispatcher:
                 return await self._apply(t.prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
             self.nudge()
         return t
-
-    # --- events from ComfyUI (on the loop, via the bridge's tap) -------------------------
 
     def _on_comfy_event(self, event: str, comfy_prompt_id: str, payload: dict[str, Any]) -> None:
         prompt = self._tracked.get(comfy_prompt_id)

@@ -49,6 +49,9 @@ class RecordingEvents:
     def prompt(self, prompt: PromptRecord) -> None:
         self.calls.append(("prompt", prompt.id, prompt.status))
 
+    def progress(self, prompt: PromptRecord) -> None:
+        self.calls.append(("progress", prompt.id))
+
     def queue(self) -> None:
         self.calls.append(("queue",))
 
@@ -476,8 +479,11 @@ async def test_progress_events_update_live_progress_and_end_events_nudge(rig: Ri
     rig.bridge.emit("progress", cid, value=3, max=20, node="5")
     progress = rig.live.get(rig.prompt(job_id).id)
     assert progress is not None and (progress.value, progress.max, progress.node) == (3, 20, "5")
+    assert ("progress", rig.prompt(job_id).id) in rig.events.calls
     rig.dispatcher._nudge.clear()
-    rig.bridge.emit("execution_success", cid)
+    rig.bridge.emit("execution_success", cid)  # before ComfyUI writes history: nothing to reconcile yet
+    assert not rig.dispatcher._nudge.is_set()
+    rig.bridge.emit("executing", cid, node=None)  # after the history write (0.8.0): the real end
     assert rig.dispatcher._nudge.is_set()
     rig.bridge.succeed(cid)
     await rig.tick()
