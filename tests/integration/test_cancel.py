@@ -231,7 +231,7 @@ async def test_a_1000_prompt_cancel_sends_a_few_dozen_messages_and_hands_nothing
     """Set-based cancel: the pending prompts go in one statement (the dispatcher cannot claim
     any of them meanwhile), and the events coalesce: one vq.job per job per window, one
     vq.queue per window, prompt briefs batched in vq.prompts."""
-    slow(comfy, seconds=30, steps=300)  # the first prompt runs (interruptibly) while we cancel
+    held = hold(comfy)  # the first prompt runs (interruptibly) until released, while we cancel
     created = await submit(client, [upscale(1 + i / 10_000, prefix=f"vq_test/c{i}") for i in range(1000)])
     await wait_for(lambda: comfy_ids(comfy)[0], what="the first prompt running in ComfyUI")
     await plugin.dispatcher.events.drain()
@@ -241,6 +241,7 @@ async def test_a_1000_prompt_cancel_sends_a_few_dozen_messages_and_hands_nothing
     resp = await client.post(f"/api/vq/v1/jobs/{created['id']}/cancel")
     answer = await resp.json()
     assert resp.status == 200 and answer["canceled"] + answer["canceling"] == 1000, answer
+    held.release()
     done = await wait_job(client, created["id"], {"canceled"}, timeout=20)
     assert done["counts"] == {"canceled": 1000}
     await plugin.dispatcher.events.drain()
