@@ -183,7 +183,8 @@ async def test_recorded_session_replays_like_real_comfyui(host: FakeComfy, aioht
             assert (resp.status, await resp.text()) == (400, json.dumps(want_body))
         start = len(host.sent)
         if name == "interrupt_slow":
-            host.behavior.node_seconds = {"ImageScaleBy": 0.3}
+            # Node 5 runs until the interrupt below, however busy the machine: where the recording's landed.
+            host.behavior.hold("ImageScaleBy", node="5")
         resp = await client.post("/prompt", json={"prompt": graph(name), "client_id": CID})
         body = await resp.json()
         # The rerun's answer was not captured; its number (3) is in the recorded /api/jobs.
@@ -193,7 +194,7 @@ async def test_recorded_session_replays_like_real_comfyui(host: FakeComfy, aioht
         assert (body["number"], body["node_errors"]) == (recorded_answer["body"]["number"], {})
         prompt_id = body["prompt_id"]
         if name == "interrupt_slow":
-            await wait_until(lambda: any(s.event == "executing" and s.data["node"] == "4" for s in host.sent[start:]))
+            await wait_until(lambda: any(s.event == "executing" and s.data["node"] == "5" for s in host.sent[start:]))
             queue = await (await client.get("/queue")).json()
             want = RESPONSES["interrupt_slow.queue_while_running"]
             assert [len(item) for item in queue["queue_running"]] == [len(item) for item in want["queue_running"]]
@@ -207,7 +208,7 @@ async def test_recorded_session_replays_like_real_comfyui(host: FakeComfy, aioht
         assert_targeting(host.sent[start:], CID)
         if f"{name}.history" in RESPONSES:
             assert_history_like(history[name], next(iter(RESPONSES[f"{name}.history"].values())))
-        host.behavior.node_seconds = {}
+        host.behavior.holds.clear()
 
     frames = []
     expected = RESPONSES["all_ws_events"][1:]

@@ -218,7 +218,11 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
       unsubscribe();
       if (frame != null) cancelAnimationFrame(frame);
       if (restoreFrame != null) cancelAnimationFrame(restoreFrame);
-      if (scrollTimer != null) clearTimeout(scrollTimer);
+      if (scrollTimer != null) {
+        // Closed within the debounce: keep where the reader was all the same.
+        clearTimeout(scrollTimer);
+        actions.scroll(root.scrollTop);
+      }
       clearInterval(timeTicker);
       root.removeEventListener("click", onClick);
       root.removeEventListener("input", onInput);
