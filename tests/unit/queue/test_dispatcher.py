@@ -4,6 +4,7 @@ loop task, no sleeping and no ComfyUI (DESIGN §4)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,23 @@ class RecordingEvents:
 
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
+        self.changed = asyncio.Event()  # set on every prompt event (tests that run the loop wait on it)
 
     def job(self, job_id: int) -> None:
         self.calls.append(("job", job_id))
 
     def prompt(self, prompt: PromptRecord) -> None:
         self.calls.append(("prompt", prompt.id, prompt.status))
+        self.changed.set()
+
+    async def until(self, prompt_id: int, status: PromptStatus) -> None:
+        """Wait (on the dispatcher's own loop task, not on time) until ``prompt_id`` was announced
+        in ``status``; the timeout only turns a hang into a failure."""
+        async def seen() -> None:
+            while status not in self.statuses(prompt_id):
+                self.changed.clear()
+                await self.changed.wait()
+        await asyncio.wait_for(seen(), 10)
 
     def progress(self, prompt: PromptRecord) -> None:
         self.calls.append(("progress", prompt.id))
@@ -488,3 +500,22 @@ async def test_progress_events_update_live_progress_and_end_events_nudge(rig: Ri
     rig.bridge.succeed(cid)
     await rig.tick()
     assert rig.live.get(rig.prompt(job_id).id) is None
+
+
+async def test_last_prompt_of_a_job_finishes_on_its_completion_nudge_not_on_a_poll(make_rig: Callable[..., Rig]) -> None:
+    # Polls far beyond the test's 10 s guard and a clock that never moves: only the tap's nudges
+    # can make the running loop tick. The last prompt (nothing left to claim, nothing in flight
+    # after it) must be finished by the nudge of its ``executing {node: null}``.
+    rig = make_rig(poll_seconds=60, idle_poll_seconds=600)
+    job_id = rig.job(2)
+    first, last = rig.prompt(job_id, 0).id, rig.prompt(job_id, 1).id
+    await rig.dispatcher.start()  # the loop's first tick submits both
+    await rig.events.until(last, P.QUEUED)
+    for prompt_id in (first, last):
+        cid = rig.bridge.start()
+        rig.bridge.succeed(cid)  # history written (task_done) ...
+        rig.bridge.emit("executing", cid, node=None)  # ... then 0.8.0's prompt_worker says so
+        await rig.events.until(prompt_id, P.SUCCEEDED)
+    assert rig.statuses(job_id) == [P.SUCCEEDED, P.SUCCEEDED]
+    assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
+    assert rig.worker.in_flight == 0 and rig.bridge.watched == frozenset()
