@@ -403,7 +403,7 @@ def analyze(ids: list[str], hist: dict, ws: Listener, t0: float, t0_epoch: float
         "gap_max_ms": max(gaps) if gaps else None,
         # same machine, so the server's epoch ms and ours compare: submit -> first start
         "first_start_ms": round(ran[0][0] - t0_epoch * 1000, 1) if ran else None,
-        # last execution_success -> the client saw the last prompt finished (vq: its vq.prompt)
+        # last execution_success -> the client saw the last prompt finished (vq: its vq.prompts brief)
         "tail_ms": round((t0_epoch + (max(finished) - t0)) * 1000 - ran[-1][1], 1) if ran and finished else None,
         # vq: its own finished_at of the last prompt (ms precision) - that prompt's execution_success
         "seen_ms": round(ws.vq_finished[last_id] * 1000 - times(hist[last_id])[1], 1)
