@@ -20,6 +20,7 @@ from .errors import Unavailable
 from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
+from .files.work import FileWork
 from .files.staging import Stager
 from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
@@ -37,7 +38,7 @@ USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
 UPLOADS = "vq/uploads"  # under ComfyUI's input dir
 COMFY_DIRS_SETTING = "comfy_dirs"  # ComfyUI's input/output folders, for the CLI's offline mode
 HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit",
-                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours")
+                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours", "job_retention_days")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class App:
     files: FilesService
     staging: StagingCleanup
     submitter: Submitter
+    work: FileWork
     host: ComfyBridge | None
     dispatcher: Dispatcher | None
 
@@ -78,6 +80,7 @@ class App:
         self.close()
 
     def close(self) -> None:
+        self.work.close()
         self.db.close()
         self.store.close()
 
@@ -103,6 +106,7 @@ class App:
 def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> App:
     store = SqliteQueueStore(dirs.data / DB_FILE)
     db = DbExecutor()
+    work = FileWork()  # vq's file work, off the default executor that serves ComfyUI's files
     live, worker = LiveProgress(), WorkerState()
     stager = Stager(dirs.input)
     reader = QueueReader(store, db, live, worker, settings.max_in_flight)
@@ -129,17 +133,17 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         events = EventPublisher(host.broadcast, reader, live)
         dispatcher = Dispatcher(store=store, db=db, bridge=host, events=events, live=live, worker=worker,
                                 settings=settings, input_problem=stager.verify,
-                                on_job_succeeded=ProcessedMover(store=store, db=db))
+                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots))
         control = dispatcher
     else:
         events, control = NoBrowsers(), NoComfyUI()
     jobs = JobService(store=store, db=db, reader=reader, dispatcher=control, events=events, settings=settings,
                       submitter=submitter)
     files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, settings=settings,
-                         catalog=workflows.catalog)
+                         catalog=workflows.catalog, work=work)
     staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
-                             store=store, db=db)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, host, dispatcher)
+                             store=store, db=db, work=work)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, work, host, dispatcher)
 
 
 def recorded_comfy_dirs(data_dir: Path) -> dict[str, str] | None:

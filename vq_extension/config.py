@@ -28,12 +28,18 @@ class Settings(BaseModel):
     reinterrupt_seconds: float = Field(3.0, gt=0, description="repeat a cancel's interrupt after this long")
     owner_id: str = Field(default_factory=socket.gethostname, description="who claims prompts (multi-host)")
     allowed_roots: list[str] = Field(default_factory=list, description="extra folders vq may read inputs from")
+    max_folder_files: int = Field(20_000, ge=1, description="folders holding more entries are refused by the "
+                                  "folder check and browser (scans of huge folders slow ComfyUI down)")
     stage_on_submit: bool = Field(True, description="copy folder inputs into staging on submit (uploads always are)")
     upload_max_bytes: int = Field(20 * 1024**3, ge=1, description="largest upload vq accepts; "
                                   "ComfyUI's --max-upload-size does not apply to vq's streamed uploads")
     staging_retention_days: float = Field(7, ge=0, description="keep staged inputs this long after their last "
                                           "job finished")
+    json_body_max_bytes: int = Field(100 * 1024**2, ge=1024, description="largest JSON request body vq reads "
+                                     "(413 above it)")
     staging_sweep_hours: float = Field(0, ge=0, description="run the staging cleanup this often; 0 = off")
+    job_retention_days: float = Field(30, ge=0, description="delete finished jobs (prompts, logs) this long after "
+                                      "they finished, in the periodic sweep; 0 = keep forever")
 
 
 ENV_PREFIX = "VQ_"

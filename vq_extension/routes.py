@@ -16,12 +16,16 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
+from aiohttp.helpers import parse_mimetype
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from .api import requests as schemas
 from .api.reader import QueueReader
+from .api.requests import MAX_INT
 from .api.spec import PREFIX, AlsoOk, RouteSpec
-from .errors import InvalidRequest, PathForbidden, VqError
+from .config import Settings
+from .errors import InvalidRequest, PathForbidden, TooLarge, VqError
 from .files.cleanup import StagingCleanup
 from .files.service import FilesService
 from .queue.service import JobService
@@ -44,6 +48,7 @@ class Reply:
 class Services(Protocol):
     """What the handlers call: ``app.App`` inside ComfyUI, a test's stand-in elsewhere."""
 
+    settings: Settings
     jobs: JobService
     reader: QueueReader
     workflows: WorkflowService
@@ -76,11 +81,16 @@ def register(routes: web.RouteTableDef, api: Services) -> None:
 def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         try:
+            if spec.changes_state:
+                _refuse_cross_origin(request)
+            elif spec.same_site_only:
+                _refuse_cross_site(request)
             kwargs: dict[str, Any] = {}
             if spec.query is not None:
                 kwargs["query"] = spec.query.model_validate(dict(request.query))
             if spec.body is not None:
-                kwargs["body"] = spec.body.model_validate(await _json_body(request))
+                kwargs["body"] = spec.body.model_validate(
+                    await _json_body(request, api.settings.json_body_max_bytes))
             elif spec.raw:
                 kwargs["request"] = request
             elif request.method in ("POST", "PATCH", "PUT", "DELETE"):
@@ -90,6 +100,10 @@ def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Reque
             result = await fn(api, **kwargs)
         except ValidationError as exc:
             return error_response(400, "invalid_request", _describe(exc), {"errors": _errors(exc)})
+        except OverflowError:  # a number SQLite cannot hold slipped past the models
+            return error_response(400, "invalid_request", f"a number in the request is larger than {MAX_INT}")
+        except RecursionError:
+            return error_response(400, "invalid_request", NESTED)
         except VqError as exc:
             return error_response(exc.status, exc.code, exc.message, exc.details)
         except Exception:
@@ -105,15 +119,59 @@ def _handler(spec: RouteSpec, fn: Handler, api: Services) -> Callable[[web.Reque
     return handle
 
 
-async def _json_body(request: web.Request) -> Any:
+async def _json_body(request: web.Request, limit: int) -> Any:
     if not request.can_read_body:
         return {}
     if request.content_type != "application/json":
         raise InvalidRequest(f"send the body as JSON (Content-Type: application/json), not {request.content_type}")
+    if request.content_length is not None and request.content_length > limit:
+        raise _body_too_large(limit)
+    raw = bytearray()
+    while chunk := await request.content.readany():
+        raw += chunk
+        if len(raw) > limit:
+            raise _body_too_large(limit)
     try:
-        return await request.json()
-    except ValueError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from exc
+        return json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise InvalidRequest(NESTED) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+
+
+NESTED = "the body is nested too deeply (vq reads JSON up to about 1000 levels deep)"
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have: stored, they would
+    # be served back later as invalid JSON.
+    raise ValueError(f"{name} is not a JSON number; send a finite number")
+
+
+def _body_too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the request body is larger than {limit} bytes; raise json_body_max_bytes in vq.yaml (or "
+                    "VQ_JSON_BODY_MAX_BYTES) and restart ComfyUI, or send fewer graphs per submit",
+                    {"limit": limit, "setting": "json_body_max_bytes"}, code="body_too_large")
+
+
+def _refuse_cross_origin(request: web.Request) -> None:
+    # A page on any site can make the browser POST here without a CORS preflight (no body,
+    # or a form), and ComfyUI's own origin check covers loopback hosts only and lets
+    # `Origin: null` (sandboxed frames, file: pages) through. Non-browsers send no Origin.
+    origin = request.headers.get("Origin")
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != request.host.lower()):
+        raise PathForbidden(
+            f"requests from another site are refused (Origin {origin}, this server {request.host}); use ComfyUI's "
+            "own page or the vq CLI, and behind a reverse proxy pass the original Host header through",
+            {"origin": origin, "host": request.host}, code="cross_origin")
+
+
+def _refuse_cross_site(request: web.Request) -> None:
+    # <img src> and other no-cors GETs send no Origin, but browsers send Sec-Fetch-Site.
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise PathForbidden(f"this route answers ComfyUI's own page only (Sec-Fetch-Site: {site})",
+                            {"sec_fetch_site": site}, code="cross_site")
 
 
 def _refuse_simple_forms(request: web.Request) -> None:
@@ -123,9 +181,12 @@ def _refuse_simple_forms(request: web.Request) -> None:
 
 def _int_id(name: str, value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise InvalidRequest(f"{name} must be a whole number, not {value!r}") from None
+    if not 0 <= number <= MAX_INT:
+        raise InvalidRequest(f"{name} must be a whole number from 0 to {MAX_INT}, not {value}") from None
+    return number
 
 
 def _describe(exc: ValidationError) -> str:
@@ -197,6 +258,12 @@ async def retry_job(api: Services, job_id: int) -> dict[str, Any]:
     return await api.jobs.retry_job(job_id)
 
 
+@route("DELETE", "/jobs/{job_id}", "Delete a finished job with its prompts and log (outputs stay on disk); "
+       "409 while it has unfinished prompts", response="DeletedJob")
+async def delete_job(api: Services, job_id: int) -> dict[str, Any]:
+    return await api.jobs.delete_job(job_id)
+
+
 @route("GET", "/jobs/{job_id}/log", "A job's log", query=schemas.LogQuery, response="LogPage")
 async def job_log(api: Services, job_id: int, query: schemas.LogQuery) -> dict[str, Any]:
     return await api.reader.job_log(job_id, after=query.after, limit=query.limit)
@@ -250,13 +317,14 @@ async def normalize_path(api: Services, body: schemas.NormalizePath) -> dict[str
 
 
 @route("GET", "/browse", "List the sub-folders and matching files of a folder inside the allowed roots "
-       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404))
+       "(default: ComfyUI's input folder)", query=schemas.BrowseQuery, response="FolderListing", errors=(403, 404),
+       same_site_only=True)
 async def browse_folder(api: Services, query: schemas.BrowseQuery) -> dict[str, Any]:
     return await api.files.browse(query.path, query.workflow, query.extensions, query.limit)
 
 
 @route("GET", "/thumbnail", "A small WebP of an image inside the allowed roots", query=schemas.ThumbnailQuery, raw=True,
-       content_type="image/webp", errors=(403, 404, 415))
+       content_type="image/webp", errors=(403, 404, 415), same_site_only=True)
 async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.Request) -> web.Response:
     thumb = await api.files.thumbnail(query.path, query.size, request.headers.get("If-None-Match"))
     headers = {"ETag": thumb.etag, "Cache-Control": "private, max-age=3600"}
@@ -269,23 +337,33 @@ async def thumbnail(api: Services, query: schemas.ThumbnailQuery, request: web.R
        "subfolder field goes before the file)", query=schemas.UploadQuery, status=201, response="UploadResult", raw=True,
        errors=(403, 413, 415), conflicts=False)
 async def upload(api: Services, query: schemas.UploadQuery, request: web.Request) -> dict[str, Any]:
-    _refuse_cross_origin(request)
     api.files.refuse_if_too_large(request.content_length)
     if request.content_type != "multipart/form-data":
         raise InvalidRequest(
             f"send the file as multipart/form-data (curl -F file=@clip.mp4), not {request.content_type}")
-    reader = await request.multipart()
+    boundary = parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary", "").strip('"')
+    if not boundary:
+        raise InvalidRequest("the multipart Content-Type has no boundary; let the client build the body "
+                             "(curl -F file=@clip.mp4, or FormData in a browser)")
     subfolder, answer = query.subfolder, None
-    while (part := await reader.next()) is not None:
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if answer is not None:
+                await api.files.discard_upload(answer)
+                raise InvalidRequest("send one file per request, with the subfolder field before the file")
+            if not isinstance(part, BodyPartReader):
+                raise InvalidRequest("nested multipart bodies are not supported; send one file per request")
+            if part.filename is None:
+                subfolder = await _subfolder_field(part, query.subfolder)
+            else:
+                answer = await api.files.upload(_chunks(part), part.filename, subfolder)
+    except (ValueError, AssertionError, HttpProcessingError, web.HTTPException) as exc:
+        # aiohttp's multipart reader raises these on a malformed or cut-off body; a
+        # half-written file was already removed by files.upload (see _chunks).
         if answer is not None:
             await api.files.discard_upload(answer)
-            raise InvalidRequest("send one file per request, with the subfolder field before the file")
-        if not isinstance(part, BodyPartReader):
-            raise InvalidRequest("nested multipart bodies are not supported; send one file per request")
-        if part.filename is None:
-            subfolder = await _subfolder_field(part, query.subfolder)
-        else:
-            answer = await api.files.upload(_chunks(part), part.filename, subfolder)
+        raise InvalidRequest(f"the multipart body is malformed or incomplete: {exc}") from None
     if answer is None:
         raise InvalidRequest(
             "the upload holds no file; send it as a form field with a file name (curl -F file=@clip.mp4)")
@@ -302,17 +380,6 @@ async def staging_usage(api: Services, query: schemas.StagingQuery) -> dict[str,
        "(dry_run, the default, only lists them)", body=schemas.CleanupBody, response="CleanupResult")
 async def staging_cleanup(api: Services, body: schemas.CleanupBody) -> dict[str, Any]:
     return await api.staging.cleanup(body.is_dry_run)
-
-
-def _refuse_cross_origin(request: web.Request) -> None:
-    # A page on any site can make the browser POST multipart here without a CORS preflight,
-    # and ComfyUI's own origin check covers loopback hosts only. Non-browsers send no Origin.
-    origin = request.headers.get("Origin")
-    if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
-        raise PathForbidden(
-            f"uploads from another site are refused (Origin {origin}, this server {request.host}); upload from "
-            "ComfyUI's own page, and behind a reverse proxy pass the original Host header through",
-            {"origin": origin}, code="cross_origin")
 
 
 async def _subfolder_field(part: BodyPartReader, from_query: str) -> str:
@@ -333,6 +400,9 @@ async def _subfolder_field(part: BodyPartReader, from_query: str) -> str:
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(1 << 20):
         yield chunk
+    if not part.at_eof():  # the body ended before the part's closing boundary
+        raise InvalidRequest("the upload is incomplete (the body was truncated before the file's end); "
+                             "nothing was kept, send it again")
 
 
 @route("GET", "/workflows", "Workflow definitions (and any that failed to load, with the reason)",

@@ -170,6 +170,8 @@ async def test_real_answers_match_the_document(client: Any, comfy: Any, doc: dic
     await call(client, c, "POST", "/jobs", 404, json={"workflow": "nope", "input": str(folder)})
     await until(client, created["id"], {"succeeded"})
     await call(client, c, "GET", "/jobs/{job_id}", 200, ids={"job_id": created["id"]})
+    await call(client, c, "DELETE", "/jobs/{job_id}", 200, ids={"job_id": created["id"]})
+    await call(client, c, "DELETE", "/jobs/{job_id}", 404, ids={"job_id": created["id"]})
     untested = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops} - {(m, p) for m, p, _ in c.seen}
     # The file routes (paths, browse, thumbnail, uploads, staging) are checked in their own suite.
     files = {(m, p) for m, p in untested if p.split("/")[3] in ("paths", "browse", "thumbnail", "uploads", "staging")}

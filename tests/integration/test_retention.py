@@ -171,9 +171,13 @@ async def test_cleanup_options_and_conflicts(client: Any, comfy: Any, plugin: An
 
 async def test_the_periodic_sweep_is_off_by_default_and_runs_when_configured(client: Any, comfy: Any,
                                                                            plugin: Any, batch: Path) -> None:
-    assert plugin.staging._sweeper is None and (await usage(client))["sweep_hours"] == 0
+    assert (await usage(client))["sweep_hours"] == 0
     await run_job(client, str(batch / "img1.png"))
     plugin.staging.clock = later(8)
+    # The default sweep (daily) only deletes old jobs (job_retention_days); staged files stay.
+    assert (await plugin.staging.sweep_once())["removed"] == 0 and staged(comfy) != set()
+    await plugin.staging.stop_sweeps()
+    plugin.staging.last_sweep = None
     plugin.settings.staging_sweep_hours = 0.5 / 3600  # every half second
     plugin.staging.start_sweeps()
     try:

@@ -251,3 +251,45 @@ test("vq.prompts events reach the loaded detail in one dispatch; empty or malfor
   if (unsubscribe) assert.ok(seen.length <= 1, "one dispatch for the batch");
   t.controller.stop();
 });
+
+test("delete job asks first, removes the row and refetches", async () => {
+  const deleted = [];
+  const t = setup({ client: { deleteJob: async (id) => { deleted.push(id); return { id, deleted: true }; } } });
+  t.store.dispatch({ type: "list/loaded", key: JSON.stringify([[], "", "actionable", 0, 50]),
+    result: listResult([job(5, { status: "succeeded" }), job(6, { status: "failed" })]) });
+  t.store.dispatch({ type: "expand/set", id: 5, open: true });
+  await t.controller.actions.deleteJob(5);
+  assert.deepEqual(deleted, [5]);
+  assert.match(t.confirms[0].title, /Delete job/);
+  assert.match(t.confirms[0].lines.join(" "), /Output files stay/);
+  const s = t.store.getState();
+  assert.equal(s.list.byId[5], undefined);
+  assert.ok(!s.list.ids.includes(5) && !s.expanded.includes(5));
+  assert.match(t.toasts.at(-1).summary, /deleted/);
+  assert.ok(t.calls.some((c) => c[0] === "listJobs"), "the list is fetched again");
+
+  const declined = setup({ client: { deleteJob: async () => assert.fail("not asked") }, confirm: async () => false });
+  declined.store.dispatch({ type: "list/loaded", key: JSON.stringify([[], "", "actionable", 0, 50]),
+    result: listResult([job(5, { status: "succeeded" })]) });
+  await declined.controller.actions.deleteJob(5);
+  assert.ok(declined.store.getState().list.byId[5]);
+});
+
+test("a stuck prompt in the queue state is one click (and a confirm) from its interrupt", async () => {
+  const canceled = [];
+  const stuck = { prompt_id: 40, job_id: 12, index: 2, workflow: "wan-i2v", running_seconds: 1900, average_seconds: 600 };
+  const t = setup({
+    client: {
+      cancelPrompt: async (id) => { canceled.push(id); return { id, job_id: 12, index: 2, status: "canceling" }; },
+      queue: async () => ({ paused: false, worker: "running", counts: { running: 1 }, stuck: [] }),
+    },
+  });
+  t.store.dispatch({ type: "queue/loaded", queue: { paused: false, worker: "running", counts: { running: 1 }, stuck: [stuck] } });
+  await t.controller.actions.interruptStuck(40);
+  assert.match(t.confirms[0].title, /Interrupt prompt #3/);
+  assert.deepEqual(canceled, [40]);
+  assert.equal(t.toasts.at(-1).summary, "Prompt #3 stopping");
+  assert.deepEqual(t.store.getState().queue.stuck, [], "the queue state is fetched again");
+  await t.controller.actions.interruptStuck(99); // not listed: nothing happens
+  assert.deepEqual(canceled, [40]);
+});

@@ -76,6 +76,7 @@ class AuditRecord(BaseModel):
 
 class SweepInfo(BaseModel):
     at: Timestamp
+    jobs_deleted: int = Field(description="finished jobs older than job_retention_days deleted")
     removed: int
     freed_bytes: int
     failed: int
@@ -92,6 +93,7 @@ class StagingUsage(BaseModel):
     leftovers: FileTally = Field(description="temp and partial-upload files a cleanup would remove too")
     retention_days: float
     sweep_hours: float = Field(description="periodic cleanup interval; 0 = off")
+    job_retention_days: float = Field(description="finished jobs are deleted this long after; 0 = kept")
     stage_on_submit: bool
     last_sweep: SweepInfo | None
     audit: list[AuditRecord] = Field(description="newest first")

@@ -25,10 +25,11 @@ PATH_PARAM = re.compile(r"\{(\w+)\}")
 # Every error answer has the same envelope; these say when each status happens.
 ERROR_TEXT = {
     400: "The body, query or a path id is invalid (`invalid_request`); `message` names the field.",
-    403: "A path lies outside the allowed roots (`path_not_allowed`).",
+    403: "A path lies outside the allowed roots (`path_not_allowed`), or the request came from another site's "
+         "page (`cross_origin`: an Origin that is not this server; `cross_site`: a cross-site Sec-Fetch-Site).",
     404: "No such job, prompt, workflow or file (`not_found`).",
     409: "The current state does not allow it (`conflict`, `count_changed`).",
-    413: "The upload is larger than the limit (`upload_too_large`).",
+    413: "The body or upload is larger than the limit (`body_too_large`, `upload_too_large`).",
     415: "The file is not an image or video vq takes (`unsupported_media`).",
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
     503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
@@ -185,6 +186,10 @@ def _errors(spec: RouteSpec) -> list[int]:
         statuses.add(400)  # body-less POSTs refuse form posts with 400 too
     if has_ids:
         statuses.add(404)
+    if spec.body is not None:
+        statuses.add(413)  # json_body_max_bytes
+    if spec.changes_state or spec.same_site_only:
+        statuses.add(403)  # cross_origin / cross_site
     if spec.method != "GET" and spec.conflicts:
         statuses.add(409)
     statuses.add(500)

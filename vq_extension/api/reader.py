@@ -8,11 +8,11 @@ from typing import Any
 
 from ..errors import NotFound
 from ..queue.executor import DbExecutor
-from ..queue.models import JobStatus
+from ..queue.models import JobStatus, PromptStatus
 from ..queue.progress import LiveProgress, WorkerState
 from ..queue.records import JobRecord
 from ..queue.store import SqliteQueueStore
-from .views import job_summary, log_entry, prompt_detail
+from .views import job_summary, log_entry, prompt_detail, stuck_prompts
 
 
 class QueueReader:
@@ -46,7 +46,7 @@ class QueueReader:
         """What one flush of the event publisher sends, in one trip to the DB thread."""
         def query() -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
             summaries = self._summaries_sync(list(job_ids))
-            return summaries, self._queue_state(self.store.prompt_totals()) if with_queue else None
+            return summaries, self._queue_state() if with_queue else None
 
         return await self.db.run(query)
 
@@ -115,9 +115,12 @@ class QueueReader:
         return await self.db.run(query)
 
     async def queue_state(self) -> dict[str, Any]:
-        return self._queue_state(await self.db.run(self.store.prompt_totals))
+        return await self.db.run(self._queue_state)
 
-    def _queue_state(self, totals: dict[Any, int]) -> dict[str, Any]:
+    def _queue_state(self) -> dict[str, Any]:
+        """On the DB thread: the kept totals, and the running prompts only when there are any."""
+        totals = self.store.prompt_totals()
+        running = self.store.running_with_average() if totals.get(PromptStatus.RUNNING) else []
         return {
             "paused": self.worker.paused,
             "worker": self.worker.label,
@@ -125,4 +128,5 @@ class QueueReader:
             "in_flight": self.worker.in_flight,
             "max_in_flight": self.max_in_flight,
             "counts": {s.value: n for s, n in totals.items() if n},
+            "stuck": stuck_prompts(running, self.clock()),
         }

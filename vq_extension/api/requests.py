@@ -13,6 +13,9 @@ from ..queue.models import JobStatus
 from ..queue.store import JOB_SORTS
 from ..queue.submit import WorkflowRequest
 
+MAX_INT = 2**63 - 1  # SQLite's integers: ids, offsets and counts above it are refused with 400
+MAX_SEED = 2**64 - 1  # ComfyUI's samplers take seeds up to this
+
 JobSort = Enum("JobSort", {name.replace("-", "minus_"): name for name in JOB_SORTS}, type=str)  # type: ignore[misc]
 
 
@@ -37,11 +40,14 @@ class SubmitJob(Body):
     prompt_mode: Literal["manual", "per-image manual", "per-image auto"] | None = Field(
         None, description="default: per-image manual when per_file_params is given, else manual")
     tries: int = Field(1, ge=1, le=100, description="prompts per input file, each with its own seed")
-    seed: int | None = Field(None, ge=0, description="fixed seed (try t uses seed + t); default: random")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED - 100,
+                             description="fixed seed (try t uses seed + t); default: random")
     randomize_seed: bool | None = Field(None, description="default: random when no seed is given")
     stage: bool | None = Field(None, description="copy inputs into ComfyUI's input folder; default from settings")
     move_processed: bool = Field(False, description="move inputs to <folder>/_processed/ when the job succeeds")
     dry_run: bool = Field(False, description="answer with the prompts that would be queued; queue nothing")
+    dry_run_offset: int = Field(0, ge=0, le=MAX_INT, description="the dry run lists 500 planned prompts from "
+                                "this index (its next_offset gives the next page)")
     workspace: str | None = Field(None, max_length=100)
 
     @model_validator(mode="after")
@@ -61,13 +67,13 @@ class SubmitJob(Body):
             input=[self.input] if isinstance(self.input, str) else list(self.input or []),
             params=self.params, per_file_params=self.per_file_params, prompt_mode=self.prompt_mode,
             tries=self.tries, seed=self.seed, randomize_seed=self.randomize_seed, stage=self.stage,
-            move_processed=self.move_processed, dry_run=self.dry_run, name=self.name, priority=self.priority,
+            move_processed=self.move_processed, dry_run=self.dry_run, dry_run_offset=self.dry_run_offset, name=self.name, priority=self.priority,
             max_attempts=self.max_attempts, workspace=self.workspace,
         )
 
 
 WORKFLOW_FIELDS = ("input", "params", "per_file_params", "prompt_mode", "tries", "seed", "randomize_seed",
-                   "stage", "move_processed", "dry_run")
+                   "stage", "move_processed", "dry_run", "dry_run_offset")
 
 
 class SetPriority(Body):
@@ -75,7 +81,7 @@ class SetPriority(Body):
 
 
 class ClearQueue(Body):
-    expected_count: int = Field(..., ge=0, description="the count the user confirmed (GET /vq/v1/queue)")
+    expected_count: int = Field(..., ge=0, le=MAX_INT, description="the count the user confirmed (GET /vq/v1/queue)")
     include_running: bool = Field(False, description="also interrupt running prompts")
 
 
@@ -84,7 +90,7 @@ class ListJobs(Body):
     search: str = Field("", max_length=200)
     sort: JobSort = JobSort("actionable")  # type: ignore[call-arg]
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_INT)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -95,7 +101,7 @@ class ListJobs(Body):
 
 
 class LogQuery(Body):
-    after: int = Field(0, ge=0, description="return entries with a larger id")
+    after: int = Field(0, ge=0, le=MAX_INT, description="return entries with a larger id")
     limit: int = Field(500, ge=1, le=5000)
 
 

@@ -129,6 +129,11 @@ class CancelJobResult(BaseModel):
     canceling: int = Field(description="running prompts being interrupted")
 
 
+class DeletedJob(BaseModel):
+    id: int
+    deleted: bool = Field(description="always true: the job, its prompts, attempts and log are gone")
+
+
 class RetryJobResult(BaseModel):
     job: JobSummary
     retried: int
@@ -148,6 +153,15 @@ class LogPage(BaseModel):
     next_after: int = Field(description="pass as ?after= to read on")
 
 
+class StuckPrompt(BaseModel):
+    prompt_id: int
+    job_id: int
+    index: int
+    workflow: str | None
+    running_seconds: float
+    average_seconds: float = Field(description="mean run time of its workflow's succeeded prompts")
+
+
 class QueueState(BaseModel):
     paused: bool
     worker: Literal["running", "idle", "paused", "error"]
@@ -155,6 +169,8 @@ class QueueState(BaseModel):
     in_flight: int
     max_in_flight: int
     counts: dict[PromptStatus, int]
+    stuck: list[StuckPrompt] = Field(description="running prompts over 3x their workflow's average run time: "
+                                     "maybe hung; interrupt with POST /prompts/{id}/cancel")
 
 
 class ClearResult(BaseModel):

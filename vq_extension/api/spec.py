@@ -35,6 +35,13 @@ class RouteSpec:
     errors: tuple[int, ...] = ()  # statuses the table cannot tell: user paths (403), dependencies (503), ...
     conflicts: bool = True  # a non-GET route that may answer 409 (False: it only reads or toggles)
     also_ok: AlsoOk | None = None
+    # A GET whose answer must not reach another site's page (an <img> or a listing sends no
+    # Origin): refused unless Sec-Fetch-Site says same-origin, or is absent (non-browsers).
+    same_site_only: bool = False
+
+    @property
+    def changes_state(self) -> bool:
+        return self.method not in ("GET", "HEAD", "OPTIONS")
 
     @property
     def below_prefix(self) -> str:

@@ -15,6 +15,21 @@ P = PromptStatus
 
 
 
+STUCK_FACTOR = 3.0  # a prompt running this many times its workflow's average is shown as "stuck?"
+
+
+def stuck_prompts(running: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+    """Running prompts that took over STUCK_FACTOR x their workflow's average: maybe hung
+    (prompt_timeout_seconds is off by default), so the UI offers the interrupt."""
+    out = []
+    for r in running:
+        avg, elapsed = r["average"], now - r["started_at"]
+        if avg is not None and avg > 0 and elapsed > STUCK_FACTOR * avg:
+            out.append({"prompt_id": r["id"], "job_id": r["job_id"], "index": r["idx"], "workflow": r["workflow"],
+                        "running_seconds": round(elapsed, 1), "average_seconds": round(avg, 1)})
+    return out
+
+
 def job_summary(
     job: JobRecord,
     counts: Mapping[PromptStatus, int],

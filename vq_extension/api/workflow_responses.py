@@ -145,6 +145,8 @@ class DryRun(BaseModel):
     total: int
     params: dict[str, Any] = Field(description="the job's resolved parameters")
     warnings: list[str]
-    prompts: list[PlannedPrompt]
+    offset: int = Field(description="index of the first prompt listed")
+    next_offset: int | None = Field(description="send dry_run_offset=this for the next 500; null on the last page")
+    prompts: list[PlannedPrompt] = Field(description="at most 500 planned prompts, from offset")
 
 

@@ -185,6 +185,10 @@ def build_parser() -> Parser:
         p.add_argument("jobs", nargs="*", type=_int, metavar="JOB")
         p.add_argument("--prompt", type=_int, metavar="ID", help=f"{verb} this one prompt instead")
 
+    p = command("rm", "delete finished jobs with their prompts and logs (outputs stay on disk)",
+                "examples:\n  vq rm 12\n  vq rm 12 13 14")
+    p.add_argument("jobs", nargs="+", type=_int, metavar="JOB")
+
     command("pause", "stop dispatching; unstarted prompts come back out of ComfyUI", "example:\n  vq pause")
     command("resume", "resume dispatching", "example:\n  vq resume")
 
@@ -237,7 +241,7 @@ def commands() -> dict[str, Command]:
 
     return {
         "health": c.run_health, "list": c.run_list, "status": c.run_status, "log": c.run_log,
-        "cancel": c.run_cancel, "retry": c.run_retry, "pause": c.run_pause, "resume": c.run_resume,
+        "cancel": c.run_cancel, "retry": c.run_retry, "rm": c.run_rm, "pause": c.run_pause, "resume": c.run_resume,
         "priority": c.run_priority, "top": c.run_top, "clear": c.run_clear, "watch": w.run_watch,
         "submit": submit.run_submit, "workflows": workflows.run_workflows, "cleanup": cleanup.run_cleanup,
     }

@@ -53,6 +53,11 @@ def run_health(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
             ("database", f"{db.get('path', '?')} (schema {db.get('schema_version', '?')}, "
                          f"SQLite {db.get('sqlite_version', '?')})"),
         ]
+        for stuck in queue.get("stuck") or []:
+            pairs.append((io.paint("stuck?", "yellow"),
+                          f"prompt {stuck['prompt_id']} (job {stuck['job_id']} #{stuck['index'] + 1}) has run "
+                          f"{_minutes(stuck['running_seconds'])}, over 3x its workflow's average of "
+                          f"{_minutes(stuck['average_seconds'])}; interrupt it: vq cancel --prompt {stuck['prompt_id']}"))
         for line in fields(io, pairs):
             io.out("  " + line)
         # How vq drives this ComfyUI version (integration brief §11): what to quote in a bug report.
@@ -63,6 +68,10 @@ def run_health(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
                 io.out("    " + line)
     # Scripts can gate on `vq health`: not ok (dispatcher dead or erroring) is a failure.
     return ExitCode.OK if ok else ExitCode.FAILURE
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 # --- list -----------------------------------------------------------------------------
@@ -267,6 +276,11 @@ def run_retry(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -
                f"(job is {io.status(body['job']['status'])})."
 
     return _each_job(args, io, lambda job_id: session.post(f"/jobs/{job_id}/retry"), say)
+
+
+def run_rm(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) -> int:
+    return _each_job(args, io, lambda job_id: session.delete(f"/jobs/{job_id}"),
+                     lambda job_id, _body: f"Job {job_id} deleted.")
 
 
 def _wants_prompt(args: argparse.Namespace) -> bool:

@@ -41,6 +41,9 @@ class VqClient:
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, body=body)
 
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         url = self.url + API_PREFIX + path
         query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}

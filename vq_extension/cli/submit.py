@@ -81,6 +81,9 @@ def plan_lines(io: IO, plan: dict[str, Any], *, verbose: int = 0) -> list[str]:
             if p.get("graph") is not None:  # the server leaves out graphs beyond the 50th
                 lines += ["", f"# prompt {p.get('index', i)}: rendered graph",
                           json.dumps(p["graph"], indent=2, ensure_ascii=False)]
+    if plan.get("next_offset") is not None:
+        lines.append(f"(listed prompts {plan.get('offset', 0)} to {plan['next_offset'] - 1} of {total}; "
+                     "the API pages through the rest with dry_run_offset)")
     for warning in plan.get("warnings") or []:
         lines.append(f"warning: {warning}")
     return lines

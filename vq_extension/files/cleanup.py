@@ -19,9 +19,11 @@ from .paths import AllowedRoots, PathNotAllowed
 from .records import AuditEntry, StagedUse
 from .retention import DAY, Candidate, Outcome, Retention, Survey, Tally
 from .staging import Stager
+from .work import FileWork
 
 log = logging.getLogger("vq.files")
 FIRST_SWEEP_SECONDS = 600.0  # after start-up, so a ComfyUI restarted daily still sweeps
+JOB_SWEEP_HOURS = 24.0  # how often old jobs are deleted when the staging sweep is off
 T = TypeVar("T")
 
 
@@ -33,6 +35,8 @@ class StagingRecords(Protocol):
     def read_audit(self, limit: int) -> list[AuditEntry]: ...
 
     def write_audit(self, entries: list[AuditEntry]) -> None: ...
+
+    def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]: ...
 
 
 class DbRunner(Protocol):
@@ -49,8 +53,10 @@ class StagingCleanup:
         settings: Settings,
         store: StagingRecords,
         db: DbRunner,
+        work: FileWork,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.work = work
         self.roots, self.uploads_dir, self.stager = roots, uploads_dir, stager
         self.settings, self.store, self.db, self.clock = settings, store, db, clock
         self.retention = Retention(stager, uploads_dir, retention_seconds=settings.staging_retention_days * DAY)
@@ -70,6 +76,7 @@ class StagingCleanup:
             "leftovers": _tally(survey.leftovers),
             "retention_days": self.settings.staging_retention_days,
             "sweep_hours": self.settings.staging_sweep_hours,
+            "job_retention_days": self.settings.job_retention_days,
             "stage_on_submit": self.settings.stage_on_submit,
             "last_sweep": self.last_sweep,
             "audit": [_audit(e) for e in audit],
@@ -91,7 +98,7 @@ class StagingCleanup:
                 return {**answer, **_files(survey.candidates), "failed": [], "skipped": []}
             # The survey took a while; judge each file again against the queue as it is now.
             refs = await self.db.run(self.store.staged_references)
-            outcomes = await asyncio.to_thread(self.retention.remove, survey.candidates, refs, self.clock())
+            outcomes = await self.work.run(self.retention.remove, survey.candidates, refs, self.clock())
             now = self.clock()
             await self.db.run(self.store.write_audit, [_audit_entry(o, now, trigger) for o in outcomes])
             removed = [o.candidate for o in outcomes if o.result in ("deleted", "gone")]
@@ -107,10 +114,10 @@ class StagingCleanup:
             }
 
     async def _survey(self) -> Survey:
-        await asyncio.to_thread(self._check_staging_roots)
+        await self.work.run(self._check_staging_roots)
         refs = await self.db.run(self.store.staged_references)
         try:
-            return await asyncio.to_thread(self.retention.survey, refs, self.clock())
+            return await self.work.run(self.retention.survey, refs, self.clock())
         except OSError as exc:
             raise Conflict(f"the staging folder cannot be read ({exc.strerror or exc}); check the "
                            f"permissions of {self.stager.root} and {self.uploads_dir}") from None
@@ -122,14 +129,17 @@ class StagingCleanup:
             try:
                 roots.check(folder)
             except PathNotAllowed as exc:
-                raise Conflict(f"{folder} resolves to {exc.path}, outside the allowed roots, so vq will not "
+                raise Conflict(f"{folder} resolves outside the allowed roots, so vq will not "
                                "delete files there; add that folder to allowed_roots or remove the link",
                                {"path": str(exc.path)}) from None
 
     # --- periodic sweep ----------------------------------------------------------------------
 
     def start_sweeps(self) -> None:
-        hours = self.settings.staging_sweep_hours
+        """One periodic sweep: old finished jobs (job_retention_days) and, when
+        staging_sweep_hours is set, staged inputs; jobs first, so the staged inputs only
+        they referenced become reclaimable in the same sweep."""
+        hours = self.settings.staging_sweep_hours or (JOB_SWEEP_HOURS if self.settings.job_retention_days else 0)
         if hours > 0 and self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever(hours * 3600))
 
@@ -140,22 +150,35 @@ class StagingCleanup:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def sweep_once(self) -> dict[str, Any]:
+        now = self.clock()
+        sweep: dict[str, Any] = {"at": iso(now), "jobs_deleted": 0, "removed": 0, "freed_bytes": 0, "failed": 0,
+                                 "error": None}
+        try:
+            if self.settings.job_retention_days > 0:
+                cutoff = now - self.settings.job_retention_days * DAY
+                while deleted := await self.db.run(self.store.delete_finished_before, cutoff):
+                    sweep["jobs_deleted"] += len(deleted)
+                if sweep["jobs_deleted"]:
+                    log.info("vq: deleted %d job(s) finished over %g day(s) ago (job_retention_days)",
+                             sweep["jobs_deleted"], self.settings.job_retention_days)
+            if self.settings.staging_sweep_hours > 0:
+                done = await self.cleanup(dry_run=False, trigger="sweep")
+                sweep.update(removed=len(done["files"]), freed_bytes=done["freed_bytes"], failed=len(done["failed"]))
+        except Conflict as exc:  # a manual cleanup is running, or the folder is refused
+            sweep["error"] = exc.message
+        except Exception as exc:
+            log.exception("vq: sweep failed; next try at the next interval")
+            sweep["error"] = f"internal error: {exc}"
+        self.last_sweep = sweep
+        return sweep
+
     async def _sweep_forever(self, interval: float) -> None:
         delay = min(interval, FIRST_SWEEP_SECONDS)
         while True:
             await asyncio.sleep(delay)
             delay = interval
-            try:
-                done = await self.cleanup(dry_run=False, trigger="sweep")
-                self.last_sweep = {"at": iso(self.clock()), "removed": len(done["files"]),
-                                   "freed_bytes": done["freed_bytes"], "failed": len(done["failed"]), "error": None}
-            except Conflict as exc:  # a manual cleanup is running, or the folder is refused
-                self.last_sweep = {"at": iso(self.clock()), "removed": 0, "freed_bytes": 0, "failed": 0,
-                                   "error": exc.message}
-            except Exception as exc:
-                log.exception("vq: staging sweep failed; next try in %g hour(s)", interval / 3600)
-                self.last_sweep = {"at": iso(self.clock()), "removed": 0, "freed_bytes": 0, "failed": 0,
-                                   "error": f"internal error: {exc}"}
+            await self.sweep_once()
 
 
 def _tally(tally: Tally) -> dict[str, int]:

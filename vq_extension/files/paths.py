@@ -40,14 +40,20 @@ class PathInvalid(ValueError):
 
 
 class PathNotAllowed(Exception):
-    """A well-formed path that lies outside every allowed root (maps to HTTP 403)."""
+    """A well-formed path that lies outside every allowed root (maps to HTTP 403).
+
+    `path` is the path as the user gave it (normalized, symlinks NOT followed): naming
+    where a symlink leads would tell a remote caller about folders vq must not show
+    (`/proc/self/cwd` is ComfyUI's working directory).
+    """
 
     def __init__(self, path: Path, roots: Sequence[Path]):
         self.path = path
         self.roots = list(roots)
         allowed = ", ".join(str(r) for r in self.roots) or "(none configured)"
         super().__init__(
-            f"{path} is outside the folders vq may use. Allowed roots: {allowed}. {_ADD_ROOT_HINT}"
+            f"{path} is outside the allowed folders (it, or a link in it, leads elsewhere). "
+            f"Allowed roots: {allowed}. {_ADD_ROOT_HINT}"
         )
 
 
@@ -91,6 +97,17 @@ def normalize(
     Raises PathInvalid with a message the user can act on. Does not check allowed roots;
     use `AllowedRoots.resolve` for anything that will be read or written.
     """
+    return _real(absolute(raw, is_wsl=is_wsl, home=home, mount_root=mount_root))
+
+
+def absolute(
+    raw: str,
+    *,
+    is_wsl: bool | None = None,
+    home: Path | None = None,
+    mount_root: Path | None = None,
+) -> str:
+    """Pasted text as an absolute Linux path, symlinks not followed (see `normalize`)."""
     if not isinstance(raw, str):
         raise PathInvalid(f"a path must be text, not {type(raw).__name__}")
     text = _strip_paste_noise(raw)
@@ -121,10 +138,19 @@ def normalize(
             "/home/me/pictures or C:\\Users\\me\\Pictures)"
         )
     _check_limits(posix)
-    resolved = Path(os.path.realpath(posix))
-    # realpath gives up on a symlink loop and returns the rest unresolved; a resolved path
-    # never has a symlink among its components otherwise.
-    if any(p.is_symlink() for p in (resolved, *resolved.parents)):
+    return posix
+
+
+def _real(posix: str, *, loops: bool = True) -> Path:
+    """realpath, with an unreadable link (`/proc/1/cwd` of another user) or a loop as PathInvalid."""
+    try:
+        resolved = Path(os.path.realpath(posix))
+        # realpath gives up on a symlink loop and returns the rest unresolved; a resolved
+        # path never has a symlink among its components otherwise.
+        looped = loops and any(p.is_symlink() for p in (resolved, *resolved.parents))
+    except OSError as exc:
+        raise PathInvalid(f"{posix} cannot be read ({exc.strerror or exc}); give a folder vq can read") from None
+    if looped:
         raise PathInvalid(f"{posix} cannot be resolved: it runs into a symlink loop")
     return resolved
 
@@ -247,14 +273,16 @@ class AllowedRoots:
         if not os.path.isabs(text):
             raise PathInvalid(f"{text!r} is not an absolute path")
         _check_limits(text)
-        real = os.path.realpath(text)
+        real = os.fspath(_real(text, loops=False))
         if self._containing(real):
             return Path(real)
-        raise PathNotAllowed(Path(real), self.roots)
+        raise PathNotAllowed(Path(text), self.roots)
 
     def resolve(self, raw: str) -> Path:
         """Normalize user text (see `normalize`) and check it against the roots."""
-        return self.check(normalize(raw))
+        given = absolute(raw)
+        _real(given)  # a loop or an unreadable link is a 400 before it is a 403
+        return self.check(Path(given))
 
     def root_of(self, path: Path) -> Path:
         """The outermost root containing `path`.
@@ -265,7 +293,7 @@ class AllowedRoots:
         real = os.path.realpath(os.fspath(path))
         found = self._containing(real)
         if not found:
-            raise PathNotAllowed(Path(real), self.roots)
+            raise PathNotAllowed(Path(path), self.roots)
         return min(found, key=lambda r: len(r.parts))
 
     def _containing(self, real: str) -> list[Path]:

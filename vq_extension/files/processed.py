@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..media import PROCESSED_DIR
+from .paths import AllowedRoots, PathInvalid, PathNotAllowed
 
 MAX_SUFFIX = 10_000
 
@@ -23,16 +24,29 @@ class Moved:
     problem: str | None = None
 
 
-def move_to_processed(sources: Iterable[Path]) -> list[Moved]:
-    return [_move(Path(source)) for source in dict.fromkeys(sources)]
+def move_to_processed(sources: Iterable[Path], roots: Callable[[], AllowedRoots]) -> list[Moved]:
+    """The roots are checked again now, not at submit: the folder may have changed since
+    (a job can wait days), and a symlinked ``_processed`` would lead the move elsewhere."""
+    allowed = roots()
+    return [_move(Path(source), allowed) for source in dict.fromkeys(sources)]
 
 
-def _move(source: Path) -> Moved:
+def _move(source: Path, roots: AllowedRoots) -> Moved:
     if not source.is_file():
         return Moved(source, None, "it is no longer there (moved or deleted after submit)")
     folder = source.parent / PROCESSED_DIR
     try:
+        roots.check(source)
+        roots.check(source.parent)
+    except (PathNotAllowed, PathInvalid):
+        return Moved(source, None, "its folder is no longer inside the allowed folders")
+    if folder.is_symlink():
+        return Moved(source, None, f"{folder} is a symbolic link; vq moves files only into a real folder")
+    try:
         folder.mkdir(exist_ok=True)
+        if folder.is_symlink() or not folder.is_dir():  # replaced between the check and mkdir
+            return Moved(source, None, f"{folder} is not a plain folder")
+        roots.check(folder)
         for n in range(1, MAX_SUFFIX):
             target = folder / (source.name if n == 1 else f"{source.stem}__{n}{source.suffix}")
             if _place(source, target):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..workflows import (
 from . import uploads
 from .browse import MAX_SCAN, FolderNotFound, browse
 from .paths import AllowedRoots, PathInvalid, PathNotAllowed
+from .work import FileWork
 from .thumbnails import Thumbnail, render_thumbnail, thumb_url
 
 log = logging.getLogger("vq.files")
@@ -48,7 +50,9 @@ class FilesService:
         uploads_dir: Path,
         settings: Settings,
         catalog: Catalog,
+        work: FileWork,
     ) -> None:
+        self.work = work
         self.roots, self.input_dir, self.uploads_dir = roots, input_dir, uploads_dir
         self.settings, self.catalog = settings, catalog
         self._thumbs = asyncio.Semaphore(THUMB_WORKERS)
@@ -58,18 +62,26 @@ class FilesService:
     async def normalize(self, raw: str, workflow: str | None) -> dict[str, Any]:
         """The path as vq reads it, inside the roots (else 403), and what it holds."""
         wf = self._workflow(workflow)
-        return await asyncio.to_thread(self._normalize_sync, raw, wf)
+        return await self.work.run(self._normalize_sync, raw, wf)
 
     def _normalize_sync(self, raw: str, wf: LoadedWorkflow | None) -> dict[str, Any]:
         roots = self.roots()
         path = _checked(roots, raw)
-        kind = "folder" if path.is_dir() else "file" if path.is_file() else None
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:  # unreadable: /proc/1/cwd, a folder without x permission above it
+            raise InvalidRequest(f"{raw.strip()} cannot be read ({exc.strerror or exc}); give a folder vq can read",
+                                 {"param": "path"}) from None
+        kind = None if st is None else "folder" if stat.S_ISDIR(st.st_mode) else \
+            "file" if stat.S_ISREG(st.st_mode) else None
         wanted = _wanted(wf, None)
         return {
             "input": raw,
             "path": str(path),
             "allowed": True,
-            "exists": path.exists(),
+            "exists": st is not None,
             "kind": kind,
             "root": str(roots.root_of(path)),
             "workflow": wf.name if wf else None,
@@ -83,6 +95,7 @@ class FilesService:
             return int(path.suffix.lower() in wanted)
         if kind != "folder":
             return None
+        self._refuse_huge(path)
         try:
             if wf is not None:
                 return sum(1 for f in discover_inputs(wf, path) if _inside_roots(roots, f))
@@ -108,10 +121,15 @@ class FilesService:
         if wf is not None and extensions:
             raise InvalidRequest("give workflow or extensions, not both", {"param": "extensions"})
         wanted = _wanted(wf, extensions)
-        return await asyncio.to_thread(self._browse_sync, raw, wanted, limit)
+        return await self.work.run(self._browse_sync, raw, wanted, limit)
 
     def _browse_sync(self, raw: str | None, wanted: frozenset[str], limit: int) -> dict[str, Any]:
         roots = self.roots()
+        if raw is not None:
+            try:
+                self._refuse_huge(roots.resolve(raw))
+            except (PathNotAllowed, PathInvalid):
+                pass  # browse() answers those with the right message
         try:
             listing = browse(roots, raw, default=self.input_dir, extensions=set(wanted),
                              thumb_url=thumb_url, limit=limit)
@@ -128,11 +146,11 @@ class FilesService:
     async def thumbnail(self, raw: str, size: int, if_none_match: str | None) -> Thumbnail:
         """A small WebP of an image in the allowed roots (ComfyUI's /view serves only its
         own folders, and its previews are full-size re-encodes)."""
-        path, etag = await asyncio.to_thread(self._thumb_target, raw, size)
+        path, etag = await self.work.run(self._thumb_target, raw, size)
         if if_none_match == etag:
             return Thumbnail(etag, None)
         async with self._thumbs:
-            return Thumbnail(etag, await asyncio.to_thread(render_thumbnail, path, size))
+            return Thumbnail(etag, await self.work.run(render_thumbnail, path, size))
 
     def _thumb_target(self, raw: str, size: int) -> tuple[Path, str]:
         path = _checked(self.roots(), raw)
@@ -156,7 +174,7 @@ class FilesService:
 
     async def upload(self, chunks: AsyncIterator[bytes], filename: str, subfolder: str) -> dict[str, Any]:
         """Stream one upload into input/vq/uploads[/subfolder] under a unique, sanitized name."""
-        directory = await asyncio.to_thread(self._upload_dir, subfolder)
+        directory = await self.work.run(self._upload_dir, subfolder)
         limit = self.settings.upload_max_bytes
         try:
             saved = await uploads.save_upload(chunks, directory, filename, max_bytes=limit, base_dir=self.input_dir)
@@ -177,7 +195,7 @@ class FilesService:
     async def discard_upload(self, answer: dict[str, Any]) -> None:
         """Undo an upload the request turned out to be wrong about (never a reused file)."""
         if not answer["reused"]:
-            await asyncio.to_thread(Path(answer["path"]).unlink, missing_ok=True)
+            await self.work.run(Path(answer["path"]).unlink, missing_ok=True)
 
     def _upload_dir(self, subfolder: str) -> Path:
         text = subfolder.strip().replace("\\", "/").strip("/")
@@ -198,10 +216,30 @@ class FilesService:
             raise PathForbidden(f"{where} leads out of vq's uploads folder {self.uploads_dir} through a "
                                 "symbolic link; pick another subfolder", {"path": real})
         _checked_path(self.roots(), target)
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidRequest(f"{where}: {target.relative_to(self.uploads_dir)} (or a folder above it) is a "
+                                 "file, not a folder; pick another subfolder", {"param": "subfolder"}) from None
         return target
 
     # --- helpers -----------------------------------------------------------------------------
+
+    def _refuse_huge(self, folder: Path) -> None:
+        """A folder of more than max_folder_files entries is refused before it is scanned:
+        listing, counting and planning 100k files ties up threads and the loop for seconds."""
+        limit = self.settings.max_folder_files
+        try:
+            with os.scandir(folder) as it:
+                for n, _entry in enumerate(it, 1):
+                    if n > limit:
+                        raise InvalidRequest(
+                            f"{folder} holds more than {limit:,} entries, more than vq scans "
+                            f"(max_folder_files); split it into subfolders of fewer files, or raise "
+                            "max_folder_files in vq.yaml (VQ_MAX_FOLDER_FILES) and restart ComfyUI",
+                            {"param": "path", "limit": limit, "setting": "max_folder_files"})
+        except (NotADirectoryError, FileNotFoundError, PermissionError):
+            return
 
     def _workflow(self, name: str | None) -> LoadedWorkflow | None:
         if name is None:

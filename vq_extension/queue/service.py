@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
+from ..files.paths import AllowedRoots
 from ..files.processed import move_to_processed
 from .executor import DbExecutor
 from .models import CANCELABLE, RETRYABLE, PromptStatus
@@ -58,7 +59,7 @@ class JobService:
             raise Unavailable("workflow submits need the workflow catalog, which failed to load; see ComfyUI's log")
         prepared = await self.submitter.prepare(req)
         if req.dry_run:
-            return self.submitter.dry_run_answer(prepared)
+            return self.submitter.dry_run_answer(prepared, req.dry_run_offset)
         try:
             return await self._persist(prepared.job, prepared.prompts)
         except BaseException:
@@ -194,7 +195,18 @@ class JobService:
         canceled, canceling = await self._cancel_in_comfy(result, frozenset(statuses))
         return {"cleared": canceled + canceling}
 
-    # --- after a job ----------------------------------------------------------------------
+    # --- deleting --------------------------------------------------------------------------
+
+    async def delete_job(self, job_id: int) -> dict[str, Any]:
+        """Delete a finished job with its prompts, attempts and log (outputs stay on disk)."""
+        job = await self.db.run(self.store.get_job, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist")
+        if not await self.db.run(self.store.delete_job, job_id):
+            raise Conflict(f"job {job_id} is {job.status.value}; only finished jobs (succeeded, failed, canceled) "
+                           "can be deleted: cancel it first", {"status": job.status.value})
+        self.events.queue()
+        return {"id": job_id, "deleted": True}
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -226,11 +238,18 @@ def check_graph(graph: Any, index: int) -> None:
             raise InvalidRequest(
                 f"{where}: node {node_id!r} has no class_type; this looks like a UI-format workflow, "
                 "export it with 'Export (API)' instead", {"index": index, "node": node_id})
-        if not isinstance(node.get("inputs", {}), dict):
+        inputs = node.get("inputs", {})
+        if not isinstance(inputs, dict):
             raise InvalidRequest(f"{where}: node {node_id!r} inputs must be an object", {"index": index})
+        for name in SEED_INPUTS:
+            seed = inputs.get(name)
+            if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= MAX_SEED:
+                raise InvalidRequest(f"{where}: node {node_id!r} {name} {seed} is outside ComfyUI's seed range "
+                                     f"0 to {MAX_SEED}", {"index": index, "node": node_id})
 
 
 SEED_INPUTS = ("seed", "noise_seed")
+MAX_SEED = 2**64 - 1  # ComfyUI's samplers' limit
 
 
 def find_seed(graph: dict[str, Any]) -> int | None:
@@ -246,8 +265,9 @@ def find_seed(graph: dict[str, Any]) -> int | None:
 class ProcessedMover:
     """After a job fully succeeded: move its source files into ``_processed/`` when it asked for that."""
 
-    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, clock: Callable[[], float] = time.time) -> None:
-        self.store, self.db, self.clock = store, db, clock
+    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, roots: Callable[[], AllowedRoots],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.db, self.roots, self.clock = store, db, roots, clock
 
     async def __call__(self, job_id: int) -> None:
         job = await self.db.run(self.store.get_job, job_id)
@@ -255,7 +275,7 @@ class ProcessedMover:
             return
         prompts = await self.db.run(self.store.job_prompts, job_id)
         sources = [Path(p.input_file) for p in prompts if p.input_file]
-        for moved in await asyncio.to_thread(move_to_processed, sources):
+        for moved in await asyncio.to_thread(move_to_processed, sources, self.roots):
             if moved.target is not None:
                 message, level = f"moved {moved.source} to {moved.target}", "info"
             else:

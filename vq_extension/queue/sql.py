@@ -298,3 +298,35 @@ def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[An
             args.append(int(number))
         clauses.append(clause)
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+# --- deleting finished jobs (prompts, attempts and log go with them: ON DELETE CASCADE) ----
+
+_FINISHED_JOB = f"""
+j.status IN ('succeeded', 'failed', 'canceled')
+ AND NOT EXISTS (SELECT 1 FROM prompt p WHERE p.job_id = j.id AND p.status IN ({in_list(ACTIVE)}))
+"""
+# One job, only when finished (the caller tells "unknown" from "not finished" by reading it).
+DELETE_FINISHED_JOB = f"DELETE FROM job WHERE id = :id AND id IN (SELECT j.id FROM job j WHERE {_FINISHED_JOB})"
+# Retention: finished jobs whose last prompt finished before the cutoff, oldest first.
+SELECT_FINISHED_BEFORE = f"""
+SELECT j.id FROM job j
+ WHERE {_FINISHED_JOB} AND COALESCE(j.finished_at, j.updated_at) < :cutoff
+ ORDER BY j.id LIMIT :limit
+"""
+DELETE_JOBS = "DELETE FROM job WHERE id IN ({marks})"
+
+
+# --- "stuck?" ------------------------------------------------------------------------------
+
+# Running prompts with the mean run time of succeeded prompts of the same workflow (raw-graph
+# jobs: of the same job), for the "stuck?" hint; the average is NULL when nothing succeeded yet.
+# From the jobs' kept run_seconds / run_count (issue 11), not an AVG over every prompt.
+SELECT_RUNNING_WITH_AVERAGE = """
+SELECT p.id, p.job_id, p.idx, p.started_at, j.workflow,
+       CASE WHEN j.workflow IS NULL THEN j.run_seconds / NULLIF(j.run_count, 0)
+            ELSE (SELECT SUM(k.run_seconds) / NULLIF(SUM(k.run_count), 0) FROM job k WHERE k.workflow = j.workflow)
+       END AS average
+  FROM prompt p JOIN job j ON j.id = p.job_id
+ WHERE p.status = 'running' AND p.started_at IS NOT NULL
+"""

@@ -139,7 +139,7 @@ class SqliteQueueStore(JobQueries):
                         "job_id": job_id,
                         "idx": index,
                         "max_attempts": p.max_attempts,
-                        "seed": p.seed,
+                        "seed": p.seed if p.seed is None or -(2**63) <= p.seed < 2**63 else None,  # display only
                         "input_file": p.input_file,
                         "staged_name": p.staged_name,
                         "try_index": p.try_index,

@@ -1,5 +1,6 @@
 """The store's job-level half: reads of jobs, counts and the log, settings, staging
-references and the audit trail (``JobQueries``, mixed into ``store.SqliteQueueStore``).
+references, the audit trail and deleting finished jobs (``JobQueries``, mixed into
+``store.SqliteQueueStore``).
 Prompt transitions, claims and bulk actions are in ``store.py``; both run ``sql.py``'s
 statements on the one connection that ``store.py`` opens."""
 
@@ -100,6 +101,12 @@ class JobQueries:
             found = self._conn.execute(Q.SELECT_PROMPT_TOTALS).fetchall()
         return {PromptStatus(r["status"]): r["n"] for r in found if r["n"]}
 
+    def running_with_average(self) -> list[dict[str, Any]]:
+        """Running prompts: id, job_id, idx, started_at, workflow, average (their workflow's
+        mean run time, None before any succeeded)."""
+        with self._lock:
+            return [dict(r) for r in self._conn.execute(Q.SELECT_RUNNING_WITH_AVERAGE).fetchall()]
+
     def recounted_totals(self) -> dict[PromptStatus, int]:
         """Prompts by status counted from the prompts (what ``prompt_totals`` must equal)."""
         with self._lock:
@@ -153,6 +160,38 @@ class JobQueries:
             conn.executemany(Q.INSERT_AUDIT, (
                 {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
                  "detail": e.detail} for e in entries))
+
+    # --- deleting jobs -------------------------------------------------------------------
+
+    def delete_job(self, job_id: int) -> bool:
+        """Delete a finished job with its prompts, attempts and log; False if it is not
+        finished (or does not exist). ``prompt_total`` loses its prompts in the same transaction."""
+        with self._tx() as conn:
+            row = conn.execute(Q.SELECT_JOB, (job_id,)).fetchone()
+            if row is None or conn.execute(Q.DELETE_FINISHED_JOB, {"id": job_id}).rowcount != 1:
+                return False
+            self._uncount(conn, [rowmap.job(row)])
+        return True
+
+    def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]:
+        """Delete up to ``limit`` jobs that finished before ``cutoff``; their ids."""
+        with self._tx() as conn:
+            ids = [r[0] for r in conn.execute(Q.SELECT_FINISHED_BEFORE, {"cutoff": cutoff, "limit": limit})]
+            if ids:
+                jobs = [rowmap.job(r) for r in conn.execute(Q.SELECT_JOBS_BY_ID.format(ids=", ".join(map(str, ids))))]
+                conn.execute(Q.DELETE_JOBS.format(marks=", ".join("?" * len(ids))), ids)
+                self._uncount(conn, jobs)
+        return ids
+
+    @staticmethod
+    def _uncount(conn: sqlite3.Connection, deleted: Sequence[JobRecord]) -> None:
+        """Take deleted jobs' prompts (their kept counters) off the queue's totals."""
+        delta: dict[PromptStatus, int] = {}
+        for job in deleted:
+            for status, n in job.counts.items():
+                delta[status] = delta.get(status, 0) - n
+        if delta:
+            conn.execute(Q.UPDATE_PROMPT_TOTALS, Q.count_params(delta))
 
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` audit entries, newest first."""

@@ -34,6 +34,7 @@ from ..workflows.preflight import Preflight
 from .records import NewJob, NewPrompt
 
 DRY_RUN_GRAPHS = 50  # a dry run returns every graph up to this many prompts, else only the first
+DRY_RUN_PAGE = 500  # planned prompts listed per dry-run answer: a 100k plan in one answer blocked the loop
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class WorkflowRequest:
     stage: bool | None = None
     move_processed: bool = False
     dry_run: bool = False
+    dry_run_offset: int = 0  # the page of planned prompts a dry run lists (DRY_RUN_PAGE at a time)
     name: str | None = None
     priority: int = 0
     max_attempts: int | None = None
@@ -100,10 +102,13 @@ class Submitter:
             except FileNotFoundError:
                 pass
 
-    def dry_run_answer(self, prepared: PreparedJob) -> dict[str, Any]:
+    def dry_run_answer(self, prepared: PreparedJob, offset: int = 0) -> dict[str, Any]:
         prompts = prepared.prompts
         show_all = len(prompts) <= DRY_RUN_GRAPHS
+        page = range(offset, min(len(prompts), offset + DRY_RUN_PAGE))
         return {
+            "offset": offset,
+            "next_offset": page.stop if page.stop < len(prompts) else None,
             "dry_run": True,
             "workflow": prepared.job.workflow,
             "name": prepared.job.name,
@@ -120,7 +125,7 @@ class Submitter:
                     "params": p.params,
                     "graph": p.graph if show_all or i == 0 else None,
                 }
-                for i, p in enumerate(prompts)
+                for i, p in ((i, prompts[i]) for i in page)
             ],
         }
 

@@ -159,6 +159,27 @@ export function createActions({ store, client, env, refresh }) {
       }, `Could not retry “${job.name}”`);
     },
 
+    async deleteJob(id) {
+      const job = findJob(id);
+      if (!job) return;
+      await act(`delete:${id}`, async () => {
+        const ok = await env.confirm({
+          title: `Delete job “${job.name}”?`,
+          lines: [`Its ${plural(job.total ?? 0, "prompt")}, their history and the job's log are removed from the queue.`,
+            "Output files stay where they are.", "This cannot be undone."],
+          confirmLabel: "Delete job",
+          cancelLabel: "Keep it",
+          danger: true,
+        });
+        if (!ok) return;
+        await client.deleteJob(id);
+        dispatch({ type: "job/deleted", id });
+        dispatch({ type: "announce", text: `Job ${id} “${job.name}” deleted` });
+        env.toast("success", `Job “${job.name}” deleted`, "");
+        await Promise.all([refresh.queue(), refresh.list()]);
+      }, `Could not delete “${job.name}”`);
+    },
+
     async moveToTop(id) {
       const job = findJob(id);
       if (!job) return;
@@ -186,6 +207,14 @@ export function createActions({ store, client, env, refresh }) {
         dispatch({ type: "detail/stale", id: prompt.job_id });
         env.toast("success", `Prompt #${prompt.index + 1} ${detail.status === "canceling" ? "stopping" : "canceled"}`, "");
       }, `Could not cancel prompt #${prompt.index + 1}`);
+    },
+
+    /** Interrupt a prompt the queue state lists as "stuck?" (the usual confirm first). */
+    async interruptStuck(promptId) {
+      const s = (getState().queue?.stuck || []).find((x) => x.prompt_id === promptId);
+      if (!s) return;
+      await this.cancelPrompt({ id: s.prompt_id, job_id: s.job_id, index: s.index, status: "running" });
+      await refresh.queue();
     },
 
     async retryPrompt(prompt) {

@@ -64,6 +64,7 @@ export function createApiClient(fetchApi, { timeoutMs = 15000 } = {}) {
     cancelJob: (id) => post(`/jobs/${id}/cancel`),
     retryJob: (id) => post(`/jobs/${id}/retry`),
     moveToTop: (id) => post(`/jobs/${id}/top`),
+    deleteJob: (id) => request("DELETE", `/jobs/${id}`),
     jobLog: (id, { after = 0, limit = 500 } = {}) => request("GET", `/jobs/${id}/log`, { query: { after, limit } }),
     getPrompt: (id) => request("GET", `/prompts/${id}`, { timeout: 60000 }),
     cancelPrompt: (id) => post(`/prompts/${id}/cancel`),

@@ -57,6 +57,12 @@ export function formatDuration(seconds) {
   return `${d} d ${h % 24} h`;
 }
 
+/** The "stuck?" line for a prompt running over 3x its workflow's average (GET /queue `stuck`). */
+export function describeStuck(s) {
+  return `Job ${s.job_id}, prompt #${s.index + 1} has run ${formatDuration(s.running_seconds)}, ` +
+    `over 3× its workflow's average of ${formatDuration(s.average_seconds)}. Stuck?`;
+}
+
 /** "just now", "5 min ago", "3 h ago", "2 d ago"; `now` is epoch ms (injected for tests). */
 export function formatRelative(iso, now) {
   const t = parseTime(iso);

@@ -154,6 +154,7 @@ const handlers = {
   },
 
   "job/event": (s, a) => applyJobEvent(s, a.job),
+  "job/deleted": (s, a) => removeJob(s, a.id),
   "prompts/event": (s, a) => a.prompts.reduce(applyPromptEvent, s),
   "queue/loaded": (s, a) => ({ ...s, queue: a.queue }),
   "health/loaded": (s, a) => ({ ...s, health: a.health }),
@@ -304,6 +305,17 @@ function applyJobEvent(s, job) {
     ? { ...s.details, [job.id]: { ...s.details[job.id], stale: true } }
     : s.details;
   return { ...s, list: { ...s.list, ids, byId, counts, total, stale }, details, announce };
+}
+
+function removeJob(s, id) {
+  const prev = s.list.byId[id];
+  const { [id]: _j, ...byId } = s.list.byId;
+  const shown = s.list.ids.includes(id);
+  const counts = prev ? { ...s.list.counts, [prev.status]: Math.max(0, (s.list.counts[prev.status] || 0) - 1) }
+    : s.list.counts;
+  const closed = setExpanded(s, id, false);
+  return { ...closed, list: { ...s.list, byId, counts, ids: s.list.ids.filter((x) => x !== id),
+    total: shown ? Math.max(0, s.list.total - 1) : s.list.total, stale: true } };
 }
 
 /** A detail needs a refetch when its prompts moved on in a way the vq.prompts briefs do not carry

@@ -83,7 +83,7 @@ def finished(status: str = "succeeded") -> dict[str, Any]:
 
 
 QUEUE = {"paused": False, "worker": "running", "worker_error": None, "in_flight": 1, "max_in_flight": 2,
-         "counts": {"pending": 6, "running": 1, "succeeded": 3, "failed": 1}}
+         "counts": {"pending": 6, "running": 1, "succeeded": 3, "failed": 1}, "stuck": []}
 
 HEALTH = {
     "ok": True, "vq_version": "0.1.0", "comfyui_version": "0.8.0",

@@ -242,3 +242,24 @@ def test_clear_count_changed_is_1_with_advice(fake: FakeVq) -> None:
                {"expected": 6, "actual": 8})
     r = run(fake, "clear", "-y")
     assert r.code == 1 and "the queue changed" in r.err and "run vq clear again" in r.err
+
+
+def test_rm_deletes_each_job_and_exits_with_the_worst(fake: FakeVq) -> None:
+    fake.on("DELETE", "/jobs/{id}", {"id": 12, "deleted": True})
+    fake.error("DELETE", "/jobs/13", 409, "conflict", "job 13 is running; only finished jobs can be deleted")
+    r = run(fake, "rm", "12", "13")
+    assert fake.calls("DELETE") == [("DELETE", "/jobs/12"), ("DELETE", "/jobs/13")]
+    assert r.code == 1 and r.out == "Job 12 deleted.\n" and "job 13 is running" in r.err
+    assert fake.requests[0].body is None and fake.requests[0].content_type is None
+    assert run(fake, "rm").code == 2
+
+
+def test_health_shows_a_stuck_prompt_with_the_interrupt_command(fake: FakeVq) -> None:
+    stuck = {"prompt_id": 40, "job_id": 12, "index": 2, "workflow": "wan-i2v", "running_seconds": 1900.0,
+             "average_seconds": 600.0}
+    fake.on("GET", "/health", {**s.HEALTH, "queue": {**s.HEALTH["queue"], "stuck": [stuck]}})
+    r = run(fake, "health")
+    [line] = [x for x in r.out.splitlines() if "stuck?" in x]
+    assert "prompt 40 (job 12 #3) has run 32 min" in line and "average of 10 min" in line
+    assert "vq cancel --prompt 40" in line
+    assert "stuck?" not in run(FakeVq().on("GET", "/health", s.HEALTH), "health").out

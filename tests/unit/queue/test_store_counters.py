@@ -80,9 +80,31 @@ def test_incremental_counters_equal_a_recount_after_random_transitions(store: Sq
             in_comfy = [p for p in prompts if p.status in (P.QUEUED, P.RUNNING)]
             changes = [Change(p.id, P.SUCCEEDED, comfy_prompt_id=p.comfy_prompt_id) for p in in_comfy[:2]]
             store.apply(changes, claim=rng.randint(0, 3), owner=OWNER, now=next(now), lease_seconds=60)
+        elif op < 0.97:
+            victim = rng.choice(job_ids)
+            if store.delete_job(victim):  # only finished jobs go (DELETE /jobs/{id})
+                job_ids.remove(victim)
+            if not job_ids:
+                job_ids.append(new_job(store, rng.randint(1, 5), next(now)))
         else:
             job_ids.append(new_job(store, rng.randint(1, 5), next(now)))
         assert_counters_match_a_recount(store)
+
+
+def test_deleting_finished_jobs_takes_their_prompts_off_the_queue_totals(store: SqliteQueueStore) -> None:
+    done, old, active = new_job(store, 3), new_job(store, 2), new_job(store, 2)
+    store.cancel_pending(done, 1001.0)
+    store.cancel_pending(old, 1001.0)
+    claimed = store.claim_next(owner=OWNER, now=1002.0, lease_seconds=60)
+    assert claimed is not None and claimed.job_id == active
+    assert store.prompt_totals() == {P.CANCELED: 5, P.PENDING: 1, P.QUEUED: 1}
+    assert not store.delete_job(active)  # not finished: nothing changes
+    assert store.delete_job(done)
+    assert not store.delete_job(done)  # gone already: counted once
+    assert store.prompt_totals() == {P.CANCELED: 2, P.PENDING: 1, P.QUEUED: 1}
+    assert store.delete_finished_before(5000.0) == [old]
+    assert store.prompt_totals() == {P.PENDING: 1, P.QUEUED: 1}
+    assert_counters_match_a_recount(store)
 
 
 def test_the_sql_job_status_equals_derive_job_status() -> None:

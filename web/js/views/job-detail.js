@@ -7,13 +7,16 @@ import { createLogView } from "./log-view.js";
 import { createPromptRow } from "./prompt-row.js";
 
 const CANCELABLE = new Set(["pending", "running"]);
+const DELETABLE = new Set(["succeeded", "failed", "canceled"]);
 
 export function createJobDetail(id, ctx) {
   const status = h("p", { class: "vq-muted", attrs: { role: "status" } });
   const cancelBtn = actionButton("cancel-job", id, "pi pi-times", "Cancel job");
   const retryBtn = actionButton("retry-job", id, "pi pi-replay", "Retry failed");
   const topBtn = actionButton("top", id, "pi pi-angle-double-up", "Move to top");
-  const actions = h("div", { class: "vq-actions", attrs: { role: "group", "aria-label": "Job actions" } }, cancelBtn, retryBtn, topBtn);
+  const deleteBtn = actionButton("delete-job", id, "pi pi-trash", "Delete job");
+  const actions = h("div", { class: "vq-actions", attrs: { role: "group", "aria-label": "Job actions" } },
+    cancelBtn, retryBtn, topBtn, deleteBtn);
 
   const grid = h("dl", { class: "vq-grid", data: { testid: "job-meta" } });
   const paramsBody = h("dl", { class: "vq-grid vq-params" });
@@ -46,11 +49,13 @@ export function createJobDetail(id, ctx) {
       setHidden(cancelBtn, !CANCELABLE.has(summary.status));
       setHidden(topBtn, !CANCELABLE.has(summary.status));
       setHidden(retryBtn, !retryable);
-      setHidden(actions, !CANCELABLE.has(summary.status) && !retryable);
+      setHidden(deleteBtn, !DELETABLE.has(summary.status));
+      setHidden(actions, !CANCELABLE.has(summary.status) && !retryable && !DELETABLE.has(summary.status));
       setText(retryBtn.lastChild, retryable ? `Retry ${formatCount(retryable)} failed/canceled` : "Retry failed");
       setBusy(cancelBtn, state.busy[`cancel:${id}`]);
       setBusy(retryBtn, state.busy[`retry:${id}`]);
       setBusy(topBtn, state.busy[`top:${id}`]);
+      setBusy(deleteBtn, state.busy[`delete:${id}`]);
     }
     if (job && (job !== last.job || summary !== last.summary)) renderMeta(grid, job, summary, ctx.now());
     if (job && job.params !== last.params) {

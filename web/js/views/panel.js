@@ -99,6 +99,8 @@ export function mountPanel(container, { store, actions, ctx, styles }) {
     "cancel-job": (t) => actions.cancelJob(Number(t.dataset.id)),
     "retry-job": (t) => actions.retryJob(Number(t.dataset.id)),
     top: (t) => actions.moveToTop(Number(t.dataset.id)),
+    "delete-job": (t) => actions.deleteJob(Number(t.dataset.id)),
+    "interrupt-stuck": (t) => actions.interruptStuck(Number(t.dataset.id)),
     "more-rows": (t) => actions.showMoreRows(Number(t.dataset.id)),
     disclose: (t) => actions.toggleDisclosure(t.dataset.key),
     "page-prev": () => actions.page(store.getState().query.page - 1),

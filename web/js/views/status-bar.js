@@ -2,7 +2,7 @@
 // workflows, clear queue, and the inline (non-blocking) polling error.
 
 import { h, setAttr, setBusy, setHidden, setText, setTone } from "../dom.js";
-import { formatCount, plural } from "../format.js";
+import { describeStuck, formatCount, plural } from "../format.js";
 import { clearableCount } from "../reducers.js";
 
 const WORKER = {
@@ -40,12 +40,15 @@ export function createStatusBar() {
   const error = h("div", { class: "vq-inline-error", hidden: true, attrs: { role: "status" }, data: { testid: "poll-error" } },
     h("i", { class: "pi pi-exclamation-triangle", attrs: { "aria-hidden": "true" } }), errorText, retryBtn);
   const workerError = h("div", { class: "vq-inline-error", hidden: true, data: { testid: "worker-error" } });
+  // Prompts running over 3x their workflow's average: maybe hung (prompt_timeout_seconds is
+  // off by default), with the interrupt one click away.
+  const stuck = h("div", { class: "vq-stuck", hidden: true, attrs: { role: "status" }, data: { testid: "stuck" } });
 
   const el = h("section", { class: "vq-status", attrs: { "aria-label": "Queue status" } },
     h("div", { class: "vq-status-row" }, comfy, worker),
     h("div", { class: "vq-status-row vq-counts", attrs: { "aria-label": "Prompt counts" } }, counts.running, counts.pending, counts.failed),
     h("div", { class: "vq-status-row vq-status-actions" }, pauseBtn, reloadBtn, clearBtn),
-    error, workerError);
+    error, workerError, stuck);
 
   let last = null;
   function update(state) {
@@ -95,6 +98,21 @@ export function createStatusBar() {
       setText(errorText, e.status === 404
         ? `vq's API is missing (HTTP 404 for the ${what}): the Video Queue backend may have failed to load; see ComfyUI's log. Retrying automatically.`
         : `Could not refresh the ${what}: ${e.message}. Retrying automatically.`);
+    }
+    const stuckList = Array.isArray(q?.stuck) ? q.stuck : [];
+    setHidden(stuck, !stuckList.length);
+    const stuckSig = stuckList.map((s) => `${s.prompt_id}:${Math.round(s.running_seconds / 60)}:${!!state.busy[`pcancel:${s.prompt_id}`]}`).join(",");
+    if (stuck.dataset.sig !== stuckSig) {
+      stuck.dataset.sig = stuckSig;
+      stuck.replaceChildren(...stuckList.map((s) => {
+        const btn = h("button", { class: "vq-btn vq-btn-danger-quiet", type: "button",
+          data: { act: "interrupt-stuck", id: s.prompt_id, testid: "interrupt-stuck" } },
+        h("i", { class: "pi pi-stop-circle", attrs: { "aria-hidden": "true" } }), h("span", { text: "Interrupt" }));
+        setBusy(btn, state.busy[`pcancel:${s.prompt_id}`]);
+        return h("div", { class: "vq-inline-error" },
+          h("i", { class: "pi pi-exclamation-triangle", attrs: { "aria-hidden": "true" } }),
+          h("span", { class: "vq-inline-error-text", text: describeStuck(s) }), btn);
+      }));
     }
     setHidden(workerError, !(q?.worker === "error"));
     if (q?.worker === "error") setText(workerError, `The vq worker stopped: ${q.worker_error || "unknown error"}`);
