@@ -7,6 +7,7 @@ no ComfyUI checks). Nothing is patched after construction.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,11 @@ from .errors import Unavailable
 from .files.cleanup import StagingCleanup
 from .files.paths import AllowedRoots
 from .files.service import FilesService
-from .files.work import FileWork
 from .files.staging import Stager
+from .files.work import FileWork
 from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
+from .queue.ownership import Instance
 from .queue.ports import EventSink, QueueControl
 from .queue.progress import LiveProgress, WorkerState
 from .queue.records import PromptRecord, Transition
@@ -37,7 +39,7 @@ SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflow_defs_v2"
 USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
 UPLOADS = "vq/uploads"  # under ComfyUI's input dir
 COMFY_DIRS_SETTING = "comfy_dirs"  # ComfyUI's input/output folders, for the CLI's offline mode
-HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit",
+HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit", "lease_seconds",
                    "upload_max_bytes", "staging_retention_days", "staging_sweep_hours", "job_retention_days")
 
 
@@ -87,6 +89,8 @@ class App:
     async def health(self) -> dict[str, Any]:
         worker = self.reader.worker
         caps = self.host.capabilities if self.host is not None else None
+        now = time.time()
+        instances = await self.db.run(self.store.instances)
         return {
             "ok": worker.running and worker.error is None,
             "vq_version": __version__,
@@ -100,6 +104,13 @@ class App:
                 "sqlite_version": self.store.sqlite_version,
             },
             "settings": self.settings.model_dump(include=set(HEALTH_SETTINGS)),
+            # Every ComfyUI process whose vq renews its lease on this database (one per GPU, say).
+            "instance": self.dispatcher.instance.id if self.dispatcher is not None else None,
+            "instances": [
+                {"id": i.id, "host": i.host, "port": i.port, "pid": i.pid, "started_at": i.started_at,
+                 "heartbeat_at": i.heartbeat_at}
+                for i in instances.values() if i.lease_expires_at >= now
+            ],
         }
 
 
@@ -131,9 +142,10 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     control: QueueControl
     if host is not None:
         events = EventPublisher(host.broadcast, reader, live)
+        instance = Instance.here(host=settings.owner_id, port=host.port(), started_at=time.time())
         dispatcher = Dispatcher(store=store, db=db, bridge=host, events=events, live=live, worker=worker,
                                 settings=settings, input_problem=stager.verify,
-                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots))
+                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots), instance=instance)
         control = dispatcher
     else:
         events, control = NoBrowsers(), NoComfyUI()

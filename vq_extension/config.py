@@ -26,7 +26,10 @@ class Settings(BaseModel):
     idle_poll_seconds: float = Field(5.0, gt=0, le=600, description="reconcile interval with nothing in flight")
     lost_grace_seconds: float = Field(2.0, ge=0, description="how long a prompt may be missing before it is lost")
     reinterrupt_seconds: float = Field(3.0, gt=0, description="repeat a cancel's interrupt after this long")
-    owner_id: str = Field(default_factory=socket.gethostname, description="who claims prompts (multi-host)")
+    owner_id: str = Field(default_factory=socket.gethostname, description="this machine's name in instance ids "
+                          "(several ComfyUI processes or hosts on one database)")
+    lease_seconds: float = Field(30.0, gt=0, le=3600, description="a prompt in ComfyUI stays its instance's while "
+                                 "the instance renews it this often; after that another instance may take it over")
     allowed_roots: list[str] = Field(default_factory=list, description="extra folders vq may read inputs from")
     max_folder_files: int = Field(20_000, ge=1, description="folders holding more entries are refused by the "
                                   "folder check and browser (scans of huge folders slow ComfyUI down)")

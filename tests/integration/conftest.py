@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.fakecomfy import FakeComfy
+from tests.integration.helpers import ComfyTestServer
 from tests.helpers import REPO
 
 PROFILES = ["0.3.64", "0.8.0", "newer"]
@@ -47,7 +48,7 @@ async def comfy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, f
 
 @pytest.fixture
 async def client(comfy: FakeComfy, aiohttp_client: Any) -> Any:
-    return await aiohttp_client(comfy.app)
+    return await aiohttp_client(ComfyTestServer(comfy.app))
 
 
 @pytest.fixture

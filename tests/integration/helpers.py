@@ -7,7 +7,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp.test_utils import TestServer
+
 from tests.helpers import comfy_graph
+
+
+class ComfyTestServer(TestServer):
+    """aiohttp's TestServer cancels a handler when its client disconnects; ComfyUI's
+    AppRunner does not (handler_cancellation off), so a slow submit finishes anyway."""
+
+    async def _make_runner(self, handler_cancellation: bool = False, **kwargs: Any) -> Any:
+        return await super()._make_runner(handler_cancellation=False, **kwargs)
 
 
 def upscale(scale: float = 1.5, image: str = "vq_smoke.png", prefix: str = "vq_test/up") -> dict[str, Any]:

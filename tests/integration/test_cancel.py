@@ -181,8 +181,9 @@ async def test_prompt_that_vanishes_from_comfyui_is_retried_then_succeeds(client
     held.release()
     done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=10)
     prompt = done["prompts"][1]
-    assert prompt["status"] == "succeeded" and prompt["attempt"] == 2
-    assert [a["status"] for a in prompt["attempts"]] == ["interrupted", "succeeded"]
+    # It never started, so losing it used no attempt (issue 10 item 5).
+    assert prompt["status"] == "succeeded" and prompt["attempt"] == 1
+    assert [a["status"] for a in prompt["attempts"]] == ["succeeded"]
 
 
 async def test_partially_valid_graph_is_refused_whole(client: Any, comfy: Any) -> None:

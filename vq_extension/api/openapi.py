@@ -120,6 +120,11 @@ def _operation(spec: RouteSpec, fn: Any, schemas: dict[str, Any]) -> dict[str, A
               for p in PATH_PARAM.findall(spec.path)]
     if spec.query is not None:
         params += _query_params(spec.query, schemas)
+    if getattr(spec, "idempotent", False):
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "a fresh key per intended submit (e.g. a uuid4); a repeat within 24 h "
+                                      "answers 200 with the same job, a different body 409",
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
     if params:
         op["parameters"] = params
     raw = spec.raw

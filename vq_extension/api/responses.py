@@ -184,6 +184,7 @@ class Strategies(BaseModel):
     submit: str
     validate_: str = Field(alias="validate")
     queue_item_arity: int
+    queue_item_arity_from: str = Field(description="task_done_signature, or version when it cannot be read")
     cancel: str
     queue_read: str
     data_dir: str
@@ -195,6 +196,17 @@ class DbInfo(BaseModel):
     sqlite_version: str
 
 
+class InstanceInfo(BaseModel):
+    """A ComfyUI process with vq that uses this database (several: one per GPU, say)."""
+
+    id: str
+    host: str
+    port: int | None
+    pid: int
+    started_at: float
+    heartbeat_at: float
+
+
 class Health(BaseModel):
     ok: bool = Field(description="the dispatcher runs and its last tick succeeded")
     vq_version: str
@@ -204,6 +216,9 @@ class Health(BaseModel):
     data_dir: str
     db: DbInfo
     settings: dict[str, Any]
+    instance: str | None = Field(description="this ComfyUI process's vq instance id (host:port:pid:start:random)")
+    instances: list[InstanceInfo] = Field(description="every instance whose lease on this database is live, "
+                                                      "this one included")
 
 
 class ErrorInfo(BaseModel):

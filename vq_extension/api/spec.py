@@ -38,6 +38,7 @@ class RouteSpec:
     # A GET whose answer must not reach another site's page (an <img> or a listing sends no
     # Origin): refused unless Sec-Fetch-Site says same-origin, or is absent (non-browsers).
     same_site_only: bool = False
+    idempotent: bool = False  # accepts an Idempotency-Key header, passed to the handler as `idempotency_key`
 
     @property
     def changes_state(self) -> bool:

@@ -149,6 +149,9 @@ def build_parser() -> Parser:
     seed.add_argument("--random-seed", action="store_true", help="a fresh random seed for every prompt")
     p.add_argument("--priority", type=_int, default=0, metavar="N", help="higher runs first (default 0)")
     p.add_argument("--name", metavar="NAME", help="job name shown in the queue")
+    p.add_argument("--idempotency-key", metavar="KEY",
+                   help="reuse the key a timed-out submit printed: the server answers with the job that submit "
+                        "created instead of queueing a second one (default: a fresh key per run)")
     p.add_argument("--no-stage", action="store_true", help="use inputs in place instead of staging copies")
     p.add_argument("--move-processed", action="store_true",
                    help="move inputs to <folder>/_processed when the job succeeds")

@@ -58,6 +58,11 @@ def run_health(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
                           f"prompt {stuck['prompt_id']} (job {stuck['job_id']} #{stuck['index'] + 1}) has run "
                           f"{_minutes(stuck['running_seconds'])}, over 3x its workflow's average of "
                           f"{_minutes(stuck['average_seconds'])}; interrupt it: vq cancel --prompt {stuck['prompt_id']}"))
+        instances = body.get("instances") or []
+        if instances:  # ComfyUI processes sharing this queue (one per GPU, say)
+            names = [f"{i.get('host')}:{i.get('port') or '-'} (pid {i.get('pid')})"
+                     + (" (this one)" if i.get("id") == body.get("instance") else "") for i in instances]
+            pairs.append(("instances", ", ".join(names)))
         for line in fields(io, pairs):
             io.out("  " + line)
         # How vq drives this ComfyUI version (integration brief §11): what to quote in a bug report.

@@ -63,6 +63,7 @@ class Unreachable(CliError):
             message = f"ComfyUI is not reachable at {url} (is it running? see --url / VQ_URL)"
         super().__init__(message)
         self.url = url
+        self.timed_out = timed_out
 
 
 class NotInstalled(CliError):

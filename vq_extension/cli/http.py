@@ -35,8 +35,8 @@ class VqClient:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.request("POST", path, body=body)
+    def post(self, path: str, body: Any = None, *, headers: dict[str, str] | None = None) -> Any:
+        return self.request("POST", path, body=body, headers=headers)
 
     def patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, body=body)
@@ -44,12 +44,14 @@ class VqClient:
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+                headers: dict[str, str] | None = None) -> Any:
         url = self.url + API_PREFIX + path
         query = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         try:
             # json=None sends no body and no Content-Type, which body-less POSTs need.
-            response = self.session.request(method, url, params=query or None, json=body, timeout=self.timeout)
+            response = self.session.request(method, url, params=query or None, json=body, timeout=self.timeout,
+                                            headers=headers)
         except requests.Timeout as exc:
             if isinstance(exc, requests.ConnectTimeout):
                 raise Unreachable(self.url) from exc

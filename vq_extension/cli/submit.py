@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from .body import submit_body
-from .errors import ExitCode, Unreachable
+from .errors import CliError, ExitCode, Unreachable
 from .http import VqClient
 from .output import IO, plural, table
 from .params import parse_params, parse_per_file
@@ -35,10 +37,32 @@ def run_submit(args: argparse.Namespace, io: IO, session: VqClient, now: Clock) 
                "instead (--offline=auto)")
         return _offline(args, io, raw_params, raw_per_file)
     body = submit_body(args, description, raw_params, raw_per_file)
-    answer = session.post("/jobs", body)
+    answer = post_job(session, body, args.idempotency_key or str(uuid.uuid4()), args.name or args.workflow)
     if args.dry_run:
         return _show_plan(args, io, answer)
     return _queued(args, io, session, answer)
+
+
+SUBMIT_TRIES = 3  # a dropped connection is retried with the same Idempotency-Key
+
+
+def post_job(session: VqClient, body: dict[str, Any], key: str, name: str) -> Any:
+    """POST /jobs under one Idempotency-Key: a retry after a dropped connection cannot
+    queue the job twice. A timeout is not retried (the server may still be staging): the
+    error says the job may exist and how to check, or to re-run with the same key."""
+    for attempt in range(1, SUBMIT_TRIES + 1):
+        try:
+            return session.post("/jobs", body, headers={"Idempotency-Key": key})
+        except Unreachable as exc:
+            if exc.timed_out:
+                raise CliError(
+                    f"{exc.message}; the job may have been created anyway",
+                    hint=f"check with `vq list --search {shlex.quote(name)}`, or re-run the same command with "
+                         f"--idempotency-key {key}: it then answers with that job instead of queueing a second one",
+                ) from exc
+            if attempt == SUBMIT_TRIES:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _queued(args: argparse.Namespace, io: IO, session: VqClient, job: dict[str, Any]) -> int:

@@ -17,21 +17,26 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import json
 import logging
 import os
 import time
 import uuid
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
 from aiohttp import web
-from multidict import CIMultiDict, MultiDict
-from yarl import URL
 
 from ..errors import PromptError
+from .answers import (
+    InProcessRequest,
+    execution_error,
+    json_body,
+    start_time,
+    validation_error,
+)
+from .capabilities import detect, validate_arity
 from .outputs import parse_outputs
 
 log = logging.getLogger("vq.bridge")
@@ -44,20 +49,6 @@ TERMINAL_EVENTS = ("execution_success", "execution_error", "execution_interrupte
 
 class ComfyUnavailable(RuntimeError):
     """ComfyUI could not take the prompt for a reason that is not the prompt's fault."""
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    comfyui_version: str
-    submit: str  # "post_prompt_handler" | "validate_and_put"
-    validate: str  # how execution.validate_prompt is called
-    queue_item_arity: int  # 5 before 0.3.68, 6 after (fallback path only)
-    cancel: str  # "interrupt_if_running" | "mutex_check_then_interrupt"
-    queue_read: str  # "get_current_queue_volatile" | "get_current_queue"
-    data_dir: str  # "system_user_directory" | "user_directory"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -88,14 +79,6 @@ class Outcome:
 TapListener = Callable[[str, str, dict[str, Any]], None]  # (event, comfy prompt id, payload) on the loop
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for part in version.split(".")[:3]:
-        digits = "".join(ch for ch in part if ch.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
-
-
 class ComfyBridge:
     def __init__(
         self,
@@ -114,23 +97,10 @@ class ComfyBridge:
         self.client_id = client_id
         self._post_prompt = _find_route(server.routes, "POST", "/prompt")
         self._get_object_info = _find_route(server.routes, "GET", "/object_info")
-        self._validate_params = len(inspect.signature(execution.validate_prompt).parameters)
-        queue = server.prompt_queue
-        self.capabilities = Capabilities(
-            comfyui_version=version,
-            submit="post_prompt_handler" if self._post_prompt else "validate_and_put",
-            validate=("async" if inspect.iscoroutinefunction(execution.validate_prompt) else "sync")
-            + f"/{self._validate_params}-args",
-            queue_item_arity=6 if version_tuple(version) >= (0, 3, 68) else 5,
-            cancel="interrupt_if_running" if hasattr(queue, "interrupt_if_running") else "mutex_check_then_interrupt",
-            queue_read="get_current_queue_volatile"
-            if hasattr(queue, "get_current_queue_volatile")
-            else "get_current_queue",
-            data_dir="system_user_directory"
-            if hasattr(folder_paths, "get_system_user_directory")
-            else "user_directory",
-        )
-        self._history_map = "map_function" in inspect.signature(queue.get_history).parameters
+        self._validate_params = validate_arity(execution)
+        self.capabilities = detect(server=server, execution=execution, folder_paths=folder_paths, version=version,
+                                   has_post_prompt=self._post_prompt is not None)
+        self._history_map = "map_function" in inspect.signature(server.prompt_queue.get_history).parameters
         self._watched: Collection[str] = frozenset()
         self._listener: TapListener | None = None
         self._progress: dict[str, dict[str, Any]] = {}  # comfy prompt id -> latest progress (worker thread writes)
@@ -174,6 +144,19 @@ class ComfyBridge:
         """Best effort: ComfyUI exits without running cleanup; test servers do run it."""
         self.server.app.on_cleanup.append(callback)
 
+    def port(self) -> int | None:
+        """The port this ComfyUI serves (its ``--port``); known before the site starts."""
+        port = getattr(self.server, "port", None)
+        if port is None:
+            try:
+                port = importlib.import_module("comfy.cli_args").args.port
+            except Exception:  # not ComfyUI's usual layout: the instance id says "-"
+                return None
+        try:
+            return int(port)
+        except (TypeError, ValueError):
+            return None
+
     def data_dir(self) -> str:
         """Where vq keeps its database: ComfyUI's hidden system-user directory
         (never served over HTTP); older versions get the same name by hand."""
@@ -201,8 +184,12 @@ class ComfyBridge:
             try:
                 status, answer = await self._submit_via_handler(dict(body))
             except Exception:
-                if comfy_prompt_id in self.snapshot():
-                    raise  # it was queued after all: never queue it twice
+                if self.knows(comfy_prompt_id):
+                    # It raised after queueing (a later step or hook failed): the prompt is
+                    # ComfyUI's now. Never queue it twice; track it like any other.
+                    log.warning("vq: ComfyUI's POST /prompt handler raised after queueing %s; keeping it",
+                                comfy_prompt_id, exc_info=True)
+                    return SubmitResult(True)
                 # A ComfyUI whose handler wants more of aiohttp's Request than the shim has:
                 # do what the handler does instead, from now on.
                 log.warning("vq: ComfyUI's POST /prompt handler failed in-process; switching to "
@@ -223,8 +210,8 @@ class ComfyBridge:
         raise ComfyUnavailable(f"ComfyUI answered POST /prompt with HTTP {status}: {str(answer)[:300]}")
 
     async def _submit_via_handler(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        response = await self._post_prompt(_InProcessRequest("POST", "/prompt", body, self.server.app))
-        return response.status, _json_body(response)
+        response = await self._post_prompt(InProcessRequest("POST", "/prompt", body, self.server.app))
+        return response.status, json_body(response)
 
     async def _submit_via_queue(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Strategy B: what POST /prompt does, shaped for this version's queue items."""
@@ -261,8 +248,8 @@ class ComfyBridge:
         """Node schemas as GET /object_info serves them (live model lists included)."""
         if self._get_object_info is None:
             return None
-        response = await self._get_object_info(_InProcessRequest("GET", "/object_info", None, self.server.app))
-        return _json_body(response) if response.status == 200 else None
+        response = await self._get_object_info(InProcessRequest("GET", "/object_info", None, self.server.app))
+        return json_body(response) if response.status == 200 else None
 
     async def validate(self, graph: dict[str, Any]) -> PromptError | None:
         """ComfyUI's own validation of a graph, without queueing it; None when it passes."""
@@ -279,6 +266,12 @@ class ComfyBridge:
         running, pending = read()
         return QueueSnapshot(frozenset(item[1] for item in running), frozenset(item[1] for item in pending))
 
+    def knows(self, comfy_prompt_id: str) -> bool:
+        """Is the prompt in ComfyUI's queue, running, or in its history (queue read first)?"""
+        if comfy_prompt_id in self.snapshot():
+            return True
+        return bool(self.server.prompt_queue.get_history(prompt_id=comfy_prompt_id).get(comfy_prompt_id))
+
     def outcome(self, comfy_prompt_id: str) -> Outcome | None:
         """The prompt's ending from history, or None if history does not have it."""
         queue = self.server.prompt_queue
@@ -293,7 +286,7 @@ class ComfyBridge:
         messages = status.get("messages") or []
         terminal = next((m for m in reversed(messages) if m and m[0] in TERMINAL_EVENTS), None)
         outputs = parse_outputs(entry.get("outputs") or {}, entry.get("meta"), self.directory_for_type)
-        started_at = _started_at(messages)
+        started_at = start_time(messages)
         if terminal is not None:
             event, data = terminal[0], terminal[1] if len(terminal) > 1 else {}
             if event == "execution_success":
@@ -386,93 +379,8 @@ def _outcome_fields(entry: dict[str, Any]) -> dict[str, Any]:
     return {"status": entry.get("status"), "outputs": entry.get("outputs"), "meta": entry.get("meta")}
 
 
-def _started_at(messages: list[Any]) -> float | None:
-    for message in messages:
-        if message and message[0] == "execution_start" and len(message) > 1:
-            timestamp = (message[1] or {}).get("timestamp")
-            if isinstance(timestamp, (int, float)):
-                return timestamp / 1000
-    return None
-
-
 def _find_route(routes: Any, method: str, path: str) -> Callable[..., Any] | None:
     for route in routes:
         if isinstance(route, web.RouteDef) and route.method == method and route.path == path:
             return route.handler
     return None
-
-
-def _json_body(response: web.StreamResponse) -> dict[str, Any]:
-    raw = getattr(response, "body", None)
-    raw = bytes(raw) if isinstance(raw, (bytes, bytearray)) else b"{}"
-    try:
-        answer = json.loads(raw or b"{}")
-    except ValueError:
-        return {"error": {"type": "unparseable", "message": raw[:300].decode(errors="replace")}}
-    return answer if isinstance(answer, dict) else {}
-
-
-class _InProcessRequest:
-    """The part of aiohttp's Request that ComfyUI's own handlers read, for in-process calls."""
-
-    content_type = "application/json"
-    remote = "127.0.0.1"
-
-    def __init__(self, method: str, path: str, body: dict[str, Any] | None, app: web.Application) -> None:
-        self.method, self.path = method, path
-        self._body = body
-        self.can_read_body = body is not None
-        self.app = app
-        self.headers: CIMultiDict[str] = CIMultiDict({"Content-Type": "application/json"})
-        self.rel_url = URL(path)
-        self.url = URL("http://127.0.0.1" + path)
-        self.query: MultiDict[str] = MultiDict()
-        self.match_info: dict[str, str] = {}
-
-    async def json(self) -> dict[str, Any] | None:
-        return self._body
-
-    async def text(self) -> str:
-        return json.dumps(self._body)
-
-    async def read(self) -> bytes:
-        return json.dumps(self._body).encode()
-
-
-def validation_error(answer: dict[str, Any]) -> PromptError:
-    """ComfyUI's POST /prompt refusal as one readable error, node errors included."""
-    error = answer.get("error") or {}
-    if isinstance(error, str):
-        error = {"type": "invalid_prompt", "message": error}
-    node_errors = answer.get("node_errors") or {}
-    lines = []
-    first_node: tuple[str, str | None] | None = None
-    for node_id, entry in node_errors.items():
-        class_type = entry.get("class_type")
-        first_node = first_node or (str(node_id), class_type)
-        for e in entry.get("errors") or []:
-            detail = f": {e['details']}" if e.get("details") else ""
-            lines.append(f"node {node_id} ({class_type}): {e.get('message', e.get('type'))}{detail}")
-    head = str(error.get("message") or "ComfyUI refused the prompt")
-    if error.get("details"):
-        head += f" ({error['details']})"
-    message = head + ("\n" + "\n".join(lines) if lines else "")
-    return PromptError(
-        type=str(error.get("type") or "invalid_prompt"),
-        message=message,
-        node_id=first_node[0] if first_node else None,
-        node_type=first_node[1] if first_node else None,
-        details={"node_errors": node_errors, "error": error},
-    )
-
-
-def execution_error(data: dict[str, Any]) -> PromptError:
-    exc_type = data.get("exception_type") or "execution_error"
-    message = data.get("exception_message") or "ComfyUI reported an execution error"
-    return PromptError(
-        type=str(exc_type),
-        message=str(message).strip(),
-        node_id=str(data["node_id"]) if data.get("node_id") is not None else None,
-        node_type=data.get("node_type"),
-        traceback=[str(line) for line in data.get("traceback") or []],
-    )

@@ -131,27 +131,29 @@ class Retention:
         """
         outcomes = []
         for cand in candidates:
-            try:
-                st = os.lstat(cand.path)
-            except FileNotFoundError:
-                outcomes.append(Outcome(cand, "gone", "already removed"))
-                continue
-            except OSError as exc:
-                outcomes.append(Outcome(cand, "failed", exc.strerror or str(exc)))
-                continue
-            still, why = self._still_removable(cand, st, refs, now)
-            if not still:
-                outcomes.append(Outcome(cand, "kept", why))
-                continue
-            try:
-                self.unlink(cand.path)
-            except FileNotFoundError:
-                outcomes.append(Outcome(cand, "gone", "already removed"))
-            except OSError as exc:
-                outcomes.append(Outcome(cand, "failed", exc.strerror or str(exc)))
-            else:
-                outcomes.append(Outcome(cand, "deleted", cand.reason))
+            # Held from the last look to the delete: a submit reusing the file waits, then
+            # finds it gone and stages it again; or it refreshed it first and we keep it.
+            with self.stager.holding():
+                outcomes.append(self._remove_one(cand, refs, now))
         return outcomes
+
+    def _remove_one(self, cand: Candidate, refs: Mapping[str, StagedUse], now: float) -> Outcome:
+        try:
+            st = os.lstat(cand.path)
+        except FileNotFoundError:
+            return Outcome(cand, "gone", "already removed")
+        except OSError as exc:
+            return Outcome(cand, "failed", exc.strerror or str(exc))
+        still, why = self._still_removable(cand, st, refs, now)
+        if not still:
+            return Outcome(cand, "kept", why)
+        try:
+            self.unlink(cand.path)
+        except FileNotFoundError:
+            return Outcome(cand, "gone", "already removed")
+        except OSError as exc:
+            return Outcome(cand, "failed", exc.strerror or str(exc))
+        return Outcome(cand, "deleted", cand.reason)
 
     # --- judging ------------------------------------------------------------------------
 

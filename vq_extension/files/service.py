@@ -31,8 +31,8 @@ from ..workflows import (
 from . import uploads
 from .browse import MAX_SCAN, FolderNotFound, browse
 from .paths import AllowedRoots, PathInvalid, PathNotAllowed
-from .work import FileWork
 from .thumbnails import Thumbnail, render_thumbnail, thumb_url
+from .work import FileWork
 
 log = logging.getLogger("vq.files")
 

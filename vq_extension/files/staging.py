@@ -14,6 +14,9 @@ Dedupe: the name is the hash, so an existing file with the expected size is reus
 without reading it again, because vq only ever creates these names from verified content
 via temp file + link. The exception is a staged file with other hard links (an upload
 staged by link): its content could have changed through the other name, so it is re-hashed.
+Reusing a file refreshes its mtime (retention's "age") while holding ``holding()``, which
+retention also holds from its last look at a file to its deletion: a cleanup that surveyed
+the file as old and unreferenced cannot delete it under a submit that just picked it.
 
 All-or-nothing: every source is hashed and copied or linked to a temp name first; only when
 all succeeded are the temps linked under their final names. A failure before that point
@@ -28,8 +31,11 @@ import hashlib
 import os
 import re
 import stat
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
@@ -80,13 +86,15 @@ class _Prepared:
 
 
 class Stager:
-    def __init__(self, input_dir: Path, subdir: str = "vq/staged"):
+    def __init__(self, input_dir: Path, subdir: str = "vq/staged", *, clock: Callable[[], float] = time.time):
         sub = PurePosixPath(subdir)
         if sub.is_absolute() or ".." in sub.parts or not sub.parts:
             raise ValueError(f"staging subdir must be relative, inside the input dir: {subdir!r}")
         self.input_dir = Path(input_dir)
         self.subdir = sub.as_posix()
         self.root = self.input_dir / self.subdir
+        self.clock = clock
+        self._hold = threading.Lock()  # reuse (refresh) vs. retention's final check + delete
         self._name_re = re.compile(
             re.escape(self.subdir) + r"/([0-9a-f]{2})/(\1[0-9a-f]{62})(\.[a-z0-9]{1,10})?"
         )
@@ -158,6 +166,25 @@ class Stager:
                 )
         return None
 
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """No staged file is reused (and refreshed) while this is held: retention holds it
+        from its last look at a file to deleting it."""
+        with self._hold:
+            yield
+
+    def _reuse(self, final: Path, sha: str, size: int) -> bool:
+        """Does `final` hold this content? If so, mark it used now (its age restarts)."""
+        with self._hold:
+            if not self._holds(final, sha, size):
+                return False
+            now = self.clock()
+            try:
+                os.utime(final, (now, now), follow_symlinks=False)
+            except OSError:  # not ours to touch (read-only share): stage a fresh copy instead
+                return False
+            return True
+
     def name_for(self, sha256: str, extension: str) -> str:
         """The staged name (relative to the input dir) for content `sha256`."""
         return f"{self.subdir}/{sha256[:2]}/{sha256}{extension}"
@@ -176,7 +203,7 @@ class Stager:
         if size != before.st_size:
             raise _SourceProblem(f"changed while it was being read; {_WAIT}")
         final = self.input_dir / self.name_for(sha, _extension(source))
-        if any(p.final == final for p in so_far) or self._holds(final, sha, size):
+        if any(p.final == final for p in so_far) or self._reuse(final, sha, size):
             return _Prepared(source, sha, size, final, None, "existing")
         tmp = self.root / f".tmp-{uuid.uuid4().hex}"
         if prefer_link and before.st_dev == root_dev and self._link_unchanged(source, tmp, before):
@@ -244,7 +271,7 @@ class Stager:
             os.link(item.tmp, item.final)
             return "created"
         except FileExistsError:
-            if self._holds(item.final, item.sha256, item.size):
+            if self._reuse(item.final, item.sha256, item.size):
                 return "existing"
             # A damaged file sits under a content name; replace it atomically. It is not
             # "created" by this call, so a rollback leaves the (now correct) file alone.
@@ -253,7 +280,7 @@ class Stager:
         except OSError as exc:
             if exc.errno not in _NO_LINK:
                 raise
-            if self._holds(item.final, item.sha256, item.size):
+            if self._reuse(item.final, item.sha256, item.size):
                 return "existing"
             os.replace(item.tmp, item.final)  # no hard links here; same content either way
             return "created"

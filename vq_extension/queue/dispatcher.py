@@ -20,28 +20,27 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
-from ..comfy.bridge import ComfyUnavailable
 from ..config import Settings
 from ..errors import PromptError
 from .executor import DbExecutor
+from .feeding import Feeder
 from .models import IN_COMFY, JobStatus, PromptStatus
+from .ownership import Instance, why_ours
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
 from .outcomes import change, finish
-from .records import Change, Claimed, LogLine, PromptRecord, Transition
+from .records import Change, InstanceRecord, LogLine, PromptRecord, Transition
 from .store import SqliteQueueStore
 
 log = logging.getLogger("vq.dispatcher")
 P = PromptStatus
 
 PAUSED_SETTING = "paused"
-UNAVAILABLE_BACKOFF_SECONDS = 5.0
 STARTED_TICK_DELAY = 0.25  # a started prompt is marked running at most this late (if it still runs)
 MISSING_RETRY_SECONDS = 0.02  # ComfyUI announced an end before writing history: look again soon
-LEASE_SECONDS = 24 * 3600
 
 
-class Dispatcher:
+class Dispatcher(Feeder):
     def __init__(
         self,
         *,
@@ -55,8 +54,13 @@ class Dispatcher:
         input_problem: Callable[[str], str | None] | None = None,
         on_job_succeeded: Callable[[int], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
+        instance: Instance | None = None,
     ) -> None:
         self.store, self.db, self.bridge, self.events = store, db, bridge, events
+        # Who this process is among the instances sharing the database (queue/ownership.py).
+        self.instance = instance or Instance.here(host=settings.owner_id, port=None, started_at=clock())
+        self._renewed_at: float | None = None
+        self._pauses = 0  # set_paused calls here: a renewing tick's read of the setting is stale if this moved
         self.input_problem = input_problem  # staged name -> why ComfyUI could not load it, or None
         self.live, self.worker, self.settings, self.clock = live, worker, settings, clock
         self._nudge = asyncio.Event()
@@ -76,6 +80,9 @@ class Dispatcher:
     async def start(self) -> None:
         """Recover from the previous run, then run the loop as a background task."""
         self.worker.paused = bool(await self.db.run(self.store.get_setting, PAUSED_SETTING, False))
+        now, lease = self.clock(), self.settings.lease_seconds
+        await self.db.run(self.store.heartbeat, self.instance.record(now, lease), now, lease)
+        self._renewed_at = now
         await self.recover()
         self.bridge.install_tap(self._on_comfy_event)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="vq-dispatcher")
@@ -137,24 +144,71 @@ class Dispatcher:
     async def tick(self) -> None:
         now = self.clock()
         if now - self._synced_at >= self.settings.poll_seconds:  # the poll: trust the store, not memory
-            in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
-            self._tracked = {p.comfy_prompt_id: p for p in in_comfy if p.comfy_prompt_id}
-            self._synced_at = now
+            await self._sync(now)
         changes = await self._reconcile(now)
         claim = 0
         if not self.worker.paused and now >= self._blocked_until:
             leaving = {c.prompt_id for c in changes if c.to not in IN_COMFY}
             staying = sum(1 for p in self._tracked.values() if p.id not in leaving)
             claim = max(0, self.settings.max_in_flight - staying)
-        if changes or claim:
-            result = await self.db.run(self.store.apply, changes, claim=claim, owner=self.settings.owner_id,
-                                       now=now, lease_seconds=LEASE_SECONDS)
+        renewal = self._renewal(now)  # the lease: renewed in the same transaction every lease / 3
+        if changes or claim or renewal:
+            pauses = self._pauses
+            result = await self.db.run(self.store.apply, changes, claim=claim, owner=self.instance.id, now=now,
+                                       lease_seconds=self.settings.lease_seconds, heartbeat=renewal,
+                                       read_setting=PAUSED_SETTING if renewal else None)
             for change, t in zip(changes, result.transitions):
                 if t is not None:
                     self._record(t, change.log or LogLine("", ""), nudge=False)
+            if renewal is not None:
+                self._renewed_at = now
+                if pauses == self._pauses:  # not paused or resumed here meanwhile: the stored value holds
+                    await self._follow_pause(bool(result.setting))
             await self._submit_claimed(result.claimed, now)
         self.worker.in_flight = len(self._tracked)
         self.bridge.watch(self._tracked.keys())
+
+    async def _sync(self, now: float) -> None:
+        """The poll: re-read this instance's prompts in ComfyUI from the store. One that is
+        no longer this instance's was taken over by another instance while this one could not
+        renew its lease (hung, database locked): it must not run here too. Other instances'
+        prompts whose owner is gone are recovered (queue/ownership.py)."""
+        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
+        mine = {p.comfy_prompt_id: p for p in in_comfy if p.owner == self.instance.id and p.comfy_prompt_id}
+        for comfy_prompt_id in self._tracked.keys() - mine.keys():
+            if self.bridge.delete_pending(comfy_prompt_id) or self.bridge.interrupt(comfy_prompt_id):
+                log.warning("vq: prompt %s was taken over by another instance; removed it from this ComfyUI",
+                            self._tracked[comfy_prompt_id].id)
+        self._tracked = mine
+        self._synced_at = now
+        if len(mine) < len(in_comfy):
+            await self._adopt([p for p in in_comfy if p.owner != self.instance.id], now)
+
+    def _renewal(self, now: float) -> InstanceRecord | None:
+        """This instance's row for the tick's transaction when its lease is due (every third
+        of ``lease_seconds``), else None."""
+        lease = self.settings.lease_seconds
+        if self._renewed_at is not None and now - self._renewed_at < lease / 3:
+            return None
+        return self.instance.record(now, lease)
+
+    async def _follow_pause(self, paused: bool) -> None:
+        """A pause or resume set through another instance (read in the renewing tick)."""
+        if paused != self.worker.paused:
+            self.worker.paused = paused
+            if paused:
+                await self.pull_back_queued()
+            self.events.queue()
+
+    async def _adopt(self, others: list[PromptRecord], now: float) -> None:
+        """Another instance's prompts: recover those whose owner is gone (see ownership.py)."""
+        instances = await self.db.run(self.store.instances)
+        for prompt in others:
+            found = why_ours(self.instance, prompt, instances, now)
+            if found is not None:
+                why, lease_before = found
+                where = "running" if prompt.started_at else "waiting in ComfyUI's queue"
+                await self._lost(prompt, now, f"{why} while it was {where}", lease_before=lease_before)
 
     async def _reconcile(self, now: float) -> list[Change]:
         """ComfyUI's news of the tracked prompts as transitions (lost prompts, timeouts: done here)."""
@@ -177,7 +231,8 @@ class Dispatcher:
                     self._missing_since.pop(prompt.id, None)
                     changes.append(finish(prompt, outcome, self.settings.prompt_timeout_seconds))
                 elif now - self._missing_since.setdefault(prompt.id, now) >= self.settings.lost_grace_seconds:
-                    await self._lost(prompt, now, "it vanished from ComfyUI's queue and history")
+                    where = "" if prompt.started_at else " before it started (e.g. ComfyUI's Clear queue)"
+                    await self._lost(prompt, now, f"it vanished from ComfyUI's queue and history{where}")
                 else:
                     self._nudge_later(MISSING_RETRY_SECONDS)
         return changes
@@ -196,92 +251,33 @@ class Dispatcher:
                 self.bridge.interrupt(prompt.comfy_prompt_id or "")
         return []
 
-    async def _lost(self, prompt: PromptRecord, now: float, why: str) -> None:
-        """ComfyUI no longer knows the prompt: back to pending while attempts remain."""
+    async def _lost(self, prompt: PromptRecord, now: float, why: str, *, lease_before: float | None = None) -> None:
+        """ComfyUI no longer has the prompt: back to pending (an attempt used only if it had
+        started) or failed when its attempts are used up, in one transaction."""
         if prompt.status is P.CANCELING:
             await self._apply(prompt, P.CANCELED, now, "canceled", f"canceled; {why}")
             return
-        error = PromptError("interrupted", f"attempt {prompt.attempt} was interrupted: {why}")
-        t = await self._apply(prompt, P.INTERRUPTED, now, "interrupted", error.message, error=error, level="warning")
-        if t is None:
-            return
-        if prompt.attempt < prompt.max_attempts:
-            line = LogLine("requeued", f"back to pending for attempt {prompt.attempt + 1}")
-            requeued = await self.db.run(self.store.requeue, prompt.id, now, budget=0, log=line)
-            if requeued:
-                self._record(requeued, line)
-        else:
-            final = PromptError(
-                "interrupted_repeatedly",
-                f"interrupted repeatedly ({prompt.attempt} of {prompt.max_attempts} attempts); last: {why}. "
-                "If it crashes ComfyUI, check its inputs; retry it when fixed.",
-            )
-            await self._apply(t.prompt, P.FAILED, now, "failed", final.message, error=final, level="error")
+        t = await self.db.run(self.store.lose, prompt.id, now, comfy_prompt_id=prompt.comfy_prompt_id or "",
+                              owner=prompt.owner, why=why, lease_before=lease_before)
+        if t is not None:
+            self._record(t, t.line or LogLine("requeued", why, "warning"))
 
     async def recover(self) -> None:
-        """At start-up ComfyUI's queue is empty: whatever vq had there is lost."""
+        """At start-up: what this instance's previous run had in ComfyUI is lost with
+        ComfyUI's queue, and so is what an instance that stopped renewing had; prompts
+        left ``interrupted`` (an older vq's crash between two steps) are resolved too."""
         now = self.clock()
-        for prompt in await self.db.run(self.store.prompts_in, IN_COMFY):
-            await self._lost(prompt, now, f"ComfyUI restarted while it was {prompt.status.value}")
-
-    async def _submit_claimed(self, claimed: list[Claimed], now: float) -> None:
-        for i, c in enumerate(claimed):
-            if self.worker.paused:  # paused during a submit: the rest back to pending, unsubmitted
-                line = LogLine("paused", "not handed to ComfyUI (queue paused)")
-                for t in [await self.db.run(self.store.pull_back, r.prompt.id, r.prompt.comfy_prompt_id, now, log=line)
-                          for r in claimed[i:]]:
-                    t and self._record(t, line, nudge=False)
-                break
-            if not await self._submit(c.prompt, c.graph, now):
-                for rest in claimed[i + 1:]:  # ComfyUI cannot take work now: back to pending
-                    await self._pull_back(rest.prompt, now, "ComfyUI could not take work")
-                return
-        if claimed and self.worker.paused:  # and those it had submitted: take them back out
-            await self.pull_back_queued()
-
-    async def _submit(self, prompt: PromptRecord, graph: dict[str, Any], now: float) -> bool:
-        """Hand one claimed prompt to ComfyUI; False when ComfyUI cannot take work now."""
-        comfy_prompt_id = prompt.comfy_prompt_id or ""
-        self._tracked[comfy_prompt_id] = prompt
-        self.bridge.watch(self._tracked.keys())
-        if prompt.staged_name and self.input_problem is not None:
-            problem = await asyncio.to_thread(self.input_problem, prompt.staged_name)
-            if problem is not None:
-                self._tracked.pop(comfy_prompt_id, None)
-                error = PromptError("missing_input", f"{problem} (original: {prompt.input_file})")
-                await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
-                return True
-        extra = {"vq": {"job_id": prompt.job_id, "prompt_id": prompt.id, "attempt": prompt.attempt}}
-        try:
-            result = await self.bridge.submit(graph or {}, comfy_prompt_id=comfy_prompt_id, extra_data=extra)
-        except ComfyUnavailable as exc:
-            return await self._pull_back(prompt, now, str(exc))
-        except Exception as exc:
-            log.exception("vq: submitting prompt %s failed", prompt.id)
-            error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
-            self._tracked.pop(comfy_prompt_id, None)
-            await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
-            return True
-        if not result.accepted:
-            self._tracked.pop(comfy_prompt_id, None)
-            error = result.error or PromptError("invalid_prompt", "ComfyUI refused the prompt")
-            await self._apply(prompt, P.FAILED, now, "invalid", f"ComfyUI refused it: {error.message}",
-                              error=error, level="error")
-            return True
-        self.events.prompt(prompt)
-        return True
-
-    async def _pull_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
-        self._tracked.pop(prompt.comfy_prompt_id or "", None)
-        self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
-        line = LogLine("unavailable", f"ComfyUI could not take it, will retry: {why}", "warning")
-        if t := await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now, log=line):
-            self._record(t, line)
-        return False
+        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
+        await self._adopt([p for p in in_comfy if p.owner != self.instance.id], now)
+        for prompt in await self.db.run(self.store.prompts_in, [P.INTERRUPTED]):
+            t = await self.db.run(self.store.resolve_interrupted, prompt.id, now)
+            if t is not None:
+                self._record(t, t.line or LogLine("requeued", "left interrupted", "warning"))
 
     # --- pause and cancel (called by the job service) ----------------------------------
 
     async def set_paused(self, paused: bool) -> None:
+        self._pauses += 1
         await self.db.run(self.store.set_setting, PAUSED_SETTING, paused)
         self.worker.paused = paused
         if paused:
@@ -294,6 +290,8 @@ class Dispatcher:
         now = self.clock()
         pulled = 0
         for prompt in await self.db.run(self.store.prompts_in, [P.QUEUED]):
+            if prompt.owner != self.instance.id:
+                continue  # in another instance's ComfyUI: that instance pulls it back
             comfy_prompt_id = prompt.comfy_prompt_id or ""
             if self.bridge.delete_pending(comfy_prompt_id):
                 self._tracked.pop(comfy_prompt_id, None)
@@ -371,7 +369,7 @@ class Dispatcher:
     def _record(self, t: Transition, line: LogLine, *, nudge: bool = True) -> None:
         """Follow up a transition the store made (and logged): tracking, events, hooks."""
         prompt = t.prompt
-        if prompt.status in IN_COMFY and prompt.comfy_prompt_id:
+        if prompt.status in IN_COMFY and prompt.comfy_prompt_id and prompt.owner == self.instance.id:
             self._tracked[prompt.comfy_prompt_id] = prompt
         else:
             self._tracked.pop(prompt.comfy_prompt_id or "", None)

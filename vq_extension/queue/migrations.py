@@ -107,12 +107,40 @@ V2 = [
     """,
 ]
 
+# Ownership (several ComfyUI processes on one database): one row per running vq instance,
+# renewed by its dispatcher; a prompt's `owner` is an instance id and its lease is renewed
+# with it. Prompts claimed before this (owner = a host name, a 24 h lease) are free to
+# recover at once. Idempotency keys of POST /vq/v1/jobs, kept 24 h.
+V3 = [
+    """
+    CREATE TABLE instance (
+        id               TEXT PRIMARY KEY,   -- host:port:pid:start:random
+        host             TEXT NOT NULL,
+        port             INTEGER,
+        pid              INTEGER NOT NULL,
+        started_at       REAL NOT NULL,
+        heartbeat_at     REAL NOT NULL,
+        lease_expires_at REAL NOT NULL
+    )
+    """,
+    "UPDATE prompt SET lease_expires_at = 0 WHERE status IN ('queued', 'running', 'canceling')",
+    """
+    CREATE TABLE idempotency_key (
+        key          TEXT PRIMARY KEY,
+        body_sha256  TEXT NOT NULL,
+        job_id       INTEGER NOT NULL REFERENCES job (id) ON DELETE CASCADE,
+        created_at   REAL NOT NULL
+    )
+    """,
+    "CREATE INDEX idempotency_key_created ON idempotency_key (created_at)",
+]
+
 # Counters kept incrementally (issue 11): each job carries its prompts' status counts and
 # the run time of its succeeded prompts, and ``prompt_total`` holds the queue-wide counts,
 # all updated by the store in the same transaction as the status change they follow.
 # Re-deriving a job's status or the queue state is then O(1), not a GROUP BY over prompts.
 STATUSES = ("pending", "queued", "running", "canceling", "succeeded", "failed", "canceled", "interrupted")
-V3 = [
+V4 = [
     *(f"ALTER TABLE job ADD COLUMN n_{s} INTEGER NOT NULL DEFAULT 0" for s in STATUSES),
     "ALTER TABLE job ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0",  # sum over succeeded prompts
     "ALTER TABLE job ADD COLUMN run_count INTEGER NOT NULL DEFAULT 0",  # succeeded prompts with a start time
@@ -128,7 +156,7 @@ V3 = [
     "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)",
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3)]
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -1,9 +1,11 @@
 """Live progress of running prompts: in memory only (it changes every sampler step and
-means nothing after a restart). Written by the dispatcher, read by views."""
+means nothing after a restart). Written by the dispatcher on the loop, read by views on
+the DB thread (job summaries): every access takes the lock, and readers get copies."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -22,21 +24,28 @@ class Progress:
 class LiveProgress:
     def __init__(self) -> None:
         self._by_prompt: dict[int, Progress] = {}
+        self._lock = threading.Lock()
 
     def get(self, prompt_id: int) -> Progress | None:
-        return self._by_prompt.get(prompt_id)
+        with self._lock:
+            progress = self._by_prompt.get(prompt_id)
+            return replace(progress) if progress is not None else None
 
     def update(self, prompt_id: int, job_id: int, **fields: Any) -> Progress:
-        progress = self._by_prompt.setdefault(prompt_id, Progress(prompt_id, job_id))
-        for name, value in fields.items():
-            setattr(progress, name, value)
-        return progress
+        with self._lock:
+            progress = self._by_prompt.setdefault(prompt_id, Progress(prompt_id, job_id))
+            for name, value in fields.items():
+                setattr(progress, name, value)
+            return replace(progress)
 
     def drop(self, prompt_id: int) -> None:
-        self._by_prompt.pop(prompt_id, None)
+        with self._lock:
+            self._by_prompt.pop(prompt_id, None)
 
     def for_job(self, job_id: int) -> Progress | None:
-        return next((p for p in self._by_prompt.values() if p.job_id == job_id), None)
+        with self._lock:
+            progress = next((p for p in self._by_prompt.values() if p.job_id == job_id), None)
+            return replace(progress) if progress is not None else None
 
 
 @dataclass

@@ -83,6 +83,7 @@ class PromptRecord:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    lease_expires_at: float | None = None  # the owner's claim, renewed while it runs
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class TickResult:
 
     transitions: list[Transition | None]
     claimed: list[Claimed]
+    setting: Any = None  # the value of the setting the tick asked for (None: unset or not asked)
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,29 @@ class Transition:
     previous: PromptStatus
     job_before: JobStatus
     job_after: JobStatus
+    line: LogLine | None = None  # what the store logged, when it chose the words
 
     @property
     def job_changed(self) -> bool:
         return self.job_before != self.job_after
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """One vq instance (a ComfyUI process with the plugin) using the database."""
+
+    id: str
+    host: str
+    port: int | None
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    lease_expires_at: float
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """An idempotency key seen before: the job it created, or a different body (conflict)."""
+
+    job_id: int
+    same_body: bool

@@ -8,7 +8,7 @@ import sqlite3
 from ..errors import PromptError
 from ..files.records import AuditEntry
 from .models import JobStatus, PromptStatus
-from .records import AttemptRecord, JobRecord, LogEntry, PromptRecord
+from .records import AttemptRecord, InstanceRecord, JobRecord, LogEntry, PromptRecord
 
 
 def error(raw: str | None) -> PromptError | None:
@@ -61,6 +61,7 @@ def prompt(row: sqlite3.Row) -> PromptRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         updated_at=row["updated_at"],
+        lease_expires_at=row["lease_expires_at"],
     )
 
 
@@ -83,3 +84,8 @@ def log_entry(row: sqlite3.Row) -> LogEntry:
 
 def audit_entry(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry(row["at"], row["action"], row["path"], row["bytes"], row["result"], row["detail"], row["id"])
+
+
+def instance(row: sqlite3.Row) -> InstanceRecord:
+    return InstanceRecord(row["id"], row["host"], row["port"], row["pid"], row["started_at"], row["heartbeat_at"],
+                          row["lease_expires_at"])

@@ -16,7 +16,7 @@ from ..files.processed import move_to_processed
 from .executor import DbExecutor
 from .models import CANCELABLE, RETRYABLE, PromptStatus
 from .ports import EventSink, QueueControl, Reader
-from .records import BulkResult, LogLine, NewJob, NewPrompt, PromptRecord
+from .records import BulkResult, LogLine, NewJob, NewPrompt, PromptRecord, Replayed
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
 
@@ -42,8 +42,20 @@ class JobService:
 
     # --- submit ------------------------------------------------------------------------
 
+    async def replayed(self, key: str, body_sha256: str) -> dict[str, Any] | None:
+        """The job an Idempotency-Key created in the last 24 h, or None; 409 when the key
+        came with a different body."""
+        found = await self.db.run(self.store.find_idempotent, key, body_sha256, self.clock())
+        if found is None:
+            return None
+        if not found.same_body:
+            raise Conflict(f"Idempotency-Key {key!r} was already used for a different submit (job {found.job_id}); "
+                           "use a new key for a new job", {"job_id": found.job_id})
+        return await self.reader.job_detail(found.job_id)
+
     async def submit_graphs(
-        self, *, name: str | None, graphs: Sequence[dict[str, Any]], priority: int, max_attempts: int | None
+        self, *, name: str | None, graphs: Sequence[dict[str, Any]], priority: int, max_attempts: int | None,
+        idempotency: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """A job of raw API-format graphs, one prompt each."""
         for index, graph in enumerate(graphs):
@@ -51,9 +63,10 @@ class JobService:
         attempts = max_attempts or self.settings.max_attempts
         job = NewJob(name=name or f"{len(graphs)} graph(s)", priority=priority, options={"max_attempts": attempts})
         prompts = [NewPrompt(graph=graph, max_attempts=attempts, seed=find_seed(graph)) for graph in graphs]
-        return await self._persist(job, prompts)
+        return await self._persist(job, prompts, idempotency)
 
-    async def submit_workflow(self, req: WorkflowRequest) -> dict[str, Any]:
+    async def submit_workflow(self, req: WorkflowRequest, *, idempotency: tuple[str, str] | None = None
+                              ) -> dict[str, Any]:
         """A job from a workflow definition: one prompt per input file and try."""
         if self.submitter is None:
             raise Unavailable("workflow submits need the workflow catalog, which failed to load; see ComfyUI's log")
@@ -61,14 +74,19 @@ class JobService:
         if req.dry_run:
             return self.submitter.dry_run_answer(prepared, req.dry_run_offset)
         try:
-            return await self._persist(prepared.job, prepared.prompts)
+            return await self._persist(prepared.job, prepared.prompts, idempotency)
         except BaseException:
             await asyncio.to_thread(self.submitter.discard, prepared)
             raise
 
-    async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt]) -> dict[str, Any]:
+    async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt],
+                       idempotency: tuple[str, str] | None = None) -> dict[str, Any]:
         now = self.clock()
-        job_id = await self.db.run(self.store.create_job, job, prompts, now)
+        job_id = await self.db.run(self.store.create_job, job, prompts, now, idempotency=idempotency)
+        if isinstance(job_id, Replayed):  # a concurrent request with the same key won the race
+            if not job_id.same_body:
+                raise Conflict("Idempotency-Key was already used for a different submit", {"job_id": job_id.job_id})
+            return await self.reader.job_detail(job_id.job_id)
         self.events.job(job_id)
         self.dispatcher.nudge()
         return await self.reader.job_detail(job_id)

@@ -108,6 +108,62 @@ UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt +
 RETURNING *
 """
 
+# --- ownership: instances, leases, recovery ---
+
+# An instance says it is alive, and renews the leases of the prompts it has in ComfyUI.
+UPSERT_INSTANCE = """
+INSERT INTO instance (id, host, port, pid, started_at, heartbeat_at, lease_expires_at)
+VALUES (:id, :host, :port, :pid, :started_at, :now, :lease)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, lease_expires_at = excluded.lease_expires_at
+"""
+RENEW_LEASES = f"""
+UPDATE prompt SET lease_expires_at = :lease
+ WHERE owner = :id AND status IN ({in_list(IN_COMFY)})
+"""
+# Instances silent for a day are history.
+DELETE_OLD_INSTANCES = "DELETE FROM instance WHERE lease_expires_at < :before"
+SELECT_INSTANCES = "SELECT * FROM instance ORDER BY started_at, id"
+
+# A lost prompt that never started goes back to pending as if it had never been claimed
+# (no attempt used); guarded by its ComfyUI id and, for another instance's row, the owner
+# and (unless it is a previous run of this instance) an expired lease.
+_LOST_GUARD = """
+   AND comfy_prompt_id = :comfy_prompt_id AND owner IS :owner
+   AND (:lease_before IS NULL OR lease_expires_at IS NULL OR lease_expires_at < :lease_before)
+"""
+UNCLAIM_LOST_PROMPT = f"""
+UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = NULL,
+       claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL,
+       started_at = NULL, updated_at = :now
+ WHERE id = :id AND status = 'queued' AND started_at IS NULL {_LOST_GUARD}
+RETURNING *
+"""
+# A lost prompt that started: interrupted (then requeued or failed in the same transaction).
+INTERRUPT_LOST_PROMPT = f"""
+UPDATE prompt SET status = 'interrupted', error_json = :error, updated_at = :now
+ WHERE id = :id AND status IN ('queued', 'running') {_LOST_GUARD}
+RETURNING *
+"""
+FINISH_INTERRUPTED_ATTEMPT = """
+UPDATE attempt SET status = 'interrupted', finished_at = :now, error_json = :error
+ WHERE prompt_id = :id AND comfy_prompt_id = :comfy_prompt_id AND finished_at IS NULL
+"""
+# interrupted -> failed (attempts used up), outside the transition table's guard helper.
+FAIL_INTERRUPTED_PROMPT = """
+UPDATE prompt SET status = 'failed', error_json = :error, finished_at = :now, updated_at = :now
+ WHERE id = :id AND status = 'interrupted'
+RETURNING *
+"""
+
+# --- idempotency keys of POST /jobs ---
+
+SELECT_IDEMPOTENCY_KEY = "SELECT * FROM idempotency_key WHERE key = ? AND created_at >= ?"
+DELETE_OLD_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_key WHERE created_at < ?"
+INSERT_IDEMPOTENCY_KEY = """
+INSERT OR REPLACE INTO idempotency_key (key, body_sha256, job_id, created_at)
+VALUES (:key, :sha, :job_id, :now)
+"""
+
 SELECT_PROMPT = "SELECT * FROM prompt WHERE id = ?"
 SELECT_PROMPT_STATUS = "SELECT status FROM prompt WHERE id = ?"
 SELECT_PROMPT_BY_COMFY_ID = "SELECT * FROM prompt WHERE comfy_prompt_id = ?"

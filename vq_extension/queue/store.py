@@ -16,7 +16,8 @@ Contract (the interface a future PostgreSQL store implements too, DESIGN §8):
 
 The store is synchronous and guarded by a lock; services call it through
 ``DbExecutor.run`` so the event loop never waits on disk. Job-level reads (listings,
-counts, log, settings, staging) are in ``store_jobs.JobQueries``.
+prompts, counts, log, instances, settings, staging, bulk actions, deletion) are in
+``store_jobs.JobQueries``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,21 +35,21 @@ from ..errors import PromptError
 from . import rows as rowmap
 from . import sql as Q
 from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
-from .models import ACTIONABLE_ORDER, IN_COMFY, JobStatus, PromptStatus, derive_job_status
+from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus, derive_job_status
 from .records import (
-    AttemptRecord,
-    BulkResult,
     Change,
     Claimed,
+    InstanceRecord,
     LogLine,
     NewJob,
     NewPrompt,
     PromptRecord,
+    Replayed,
     TickResult,
     Transition,
 )
 from .sql import JOB_SORTS
-from .store_jobs import JobQueries
+from .store_jobs import IDEMPOTENCY_SECONDS, JobQueries
 
 P = PromptStatus
 _RANK = {status: rank for rank, status in enumerate(ACTIONABLE_ORDER)}
@@ -108,12 +109,18 @@ class SqliteQueueStore(JobQueries):
 
     # --- jobs ----------------------------------------------------------------------
 
-    def create_job(self, job: NewJob, prompts: Sequence[NewPrompt], now: float) -> int:
+    def create_job(self, job: NewJob, prompts: Sequence[NewPrompt], now: float, *,
+                   idempotency: tuple[str, str] | None = None) -> int | Replayed:
         """Persist a job and all its prompts (and the log line saying so) in one
-        transaction; returns the job id."""
+        transaction; returns the job id. With ``idempotency`` (key, body hash), a key seen
+        in the last 24 h creates nothing and answers what it created before (``Replayed``)."""
         if not prompts:
             raise ValueError("a job needs at least one prompt")
         with self._tx() as conn:
+            if idempotency is not None:
+                replayed = self._replayed(conn, *idempotency, now)
+                if replayed is not None:
+                    return replayed
             source_folder = (job.source or {}).get("folder") or ""
             cur = conn.execute(
                 Q.INSERT_JOB,
@@ -153,45 +160,11 @@ class SqliteQueueStore(JobQueries):
             self._count(conn, job_id, {P.PENDING: len(prompts)}, now)
             conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "submitted", "message": f"submitted with {len(prompts)} prompt(s)"})
+            if idempotency is not None:
+                conn.execute(Q.DELETE_OLD_IDEMPOTENCY_KEYS, (now - IDEMPOTENCY_SECONDS,))
+                conn.execute(Q.INSERT_IDEMPOTENCY_KEY,
+                             {"key": idempotency[0], "sha": idempotency[1], "job_id": job_id, "now": now})
         return job_id
-
-    # --- prompts -------------------------------------------------------------------
-
-    def get_prompt(self, prompt_id: int) -> PromptRecord | None:
-        with self._lock:
-            row = self._conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
-        return rowmap.prompt(row) if row else None
-
-    def find_by_comfy_id(self, comfy_prompt_id: str) -> PromptRecord | None:
-        with self._lock:
-            row = self._conn.execute(Q.SELECT_PROMPT_BY_COMFY_ID, (comfy_prompt_id,)).fetchone()
-        return rowmap.prompt(row) if row else None
-
-    def get_graph(self, prompt_id: int) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(Q.SELECT_PROMPT_GRAPH, (prompt_id,)).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def job_prompts(self, job_id: int) -> list[PromptRecord]:
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_JOB_PROMPTS, (job_id,)).fetchall()
-        return [rowmap.prompt(r) for r in found]
-
-    def prompts_in(self, statuses: Iterable[PromptStatus]) -> list[PromptRecord]:
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_PROMPTS_IN.format(statuses=Q.in_list(statuses))).fetchall()
-        return [rowmap.prompt(r) for r in found]
-
-    def attempts(self, prompt_ids: Sequence[int]) -> dict[int, list[AttemptRecord]]:
-        found: dict[int, list[AttemptRecord]] = {pid: [] for pid in prompt_ids}
-        if not prompt_ids:
-            return found
-        ids = ", ".join(str(int(pid)) for pid in prompt_ids)
-        with self._lock:
-            found_attempts = self._conn.execute(Q.SELECT_ATTEMPTS.format(ids=ids)).fetchall()
-        for r in found_attempts:
-            found[r["prompt_id"]].append(rowmap.attempt(r))
-        return found
 
     # --- transitions -------------------------------------------------------------------
 
@@ -226,16 +199,23 @@ class SqliteQueueStore(JobQueries):
         self._log_change(conn, prompt, LogLine("queued", message), job_before, job_after, now)
         return Claimed(prompt, json.loads(after[0]["graph_json"]))
 
-    def apply(self, changes: Sequence[Change], *, claim: int, owner: str, now: float,
-              lease_seconds: float) -> TickResult:
-        """A dispatcher tick in one transaction: the transitions it saw (each applies or
-        not, as ``transition`` would), then up to ``claim`` claims with their graphs."""
+    def apply(self, changes: Sequence[Change], *, claim: int, owner: str, now: float, lease_seconds: float,
+              heartbeat: InstanceRecord | None = None, read_setting: str | None = None) -> TickResult:
+        """A dispatcher tick in one transaction: with ``heartbeat``, first the instance's row
+        and its prompts' leases renewed (``heartbeat()``); the transitions it saw (each applies
+        or not, as ``transition`` would); up to ``claim`` claims with their graphs, leased for
+        ``lease_seconds``; and the value of setting ``read_setting`` (a pause set elsewhere)."""
         with self._tx() as conn:
+            if heartbeat is not None:
+                self._heartbeat(conn, heartbeat, now, lease_seconds)
             done = [self._transition(conn, c, now) for c in changes]
             claimed: list[Claimed] = []
             while len(claimed) < claim and (got := self._claim(conn, owner, now, lease_seconds)) is not None:
                 claimed.append(got)
-        return TickResult(done, claimed)
+            setting = None
+            if read_setting is not None and (row := conn.execute(Q.SELECT_SETTING, (read_setting,)).fetchone()):
+                setting = json.loads(row[0])
+        return TickResult(done, claimed, setting)
 
     def transition(
         self,
@@ -308,6 +288,65 @@ class SqliteQueueStore(JobQueries):
             conn.execute(Q.DELETE_ATTEMPT, params)
             return self._moved(conn, before[0], after[0], now, log)
 
+    # --- ownership: lost prompts ------------------------------------------------------
+
+    def lose(self, prompt_id: int, now: float, *, comfy_prompt_id: str, owner: str | None, why: str,
+             lease_before: float | None = None) -> Transition | None:
+        """ComfyUI no longer has a queued or running prompt (restart, cleared queue, its
+        owner died). In ONE transaction: a prompt that never started goes back to pending
+        without using an attempt; one that started is interrupted, then requeued while
+        attempts remain, else failed. Guarded by its ComfyUI id and ``owner``; with
+        ``lease_before``, only while the owner's lease expired before then. None if the
+        guard did not hold (someone else got there first). Counters: before -> final status."""
+        guard = {"id": prompt_id, "now": now, "comfy_prompt_id": comfy_prompt_id, "owner": owner,
+                 "lease_before": lease_before}
+        with self._tx() as conn:
+            before = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
+            if before is None:
+                return None
+            if before["started_at"] is None and before["status"] == P.QUEUED.value:
+                if not (after := conn.execute(Q.UNCLAIM_LOST_PROMPT, guard).fetchall()):
+                    return None
+                conn.execute(Q.DELETE_ATTEMPT, {"id": prompt_id, "comfy_prompt_id": comfy_prompt_id})
+                line = LogLine("requeued", f"never started: {why}; back to pending (no attempt used)", "warning")
+                return self._moved(conn, before["status"], after[0], now, line)
+            error = json.dumps(PromptError("interrupted", f"attempt {before['attempt']} was interrupted while "
+                                                          f"running: {why}").to_dict())
+            if not (after := conn.execute(Q.INTERRUPT_LOST_PROMPT, {**guard, "error": error}).fetchall()):
+                return None
+            conn.execute(Q.FINISH_INTERRUPTED_ATTEMPT, {**guard, "error": error})
+            return self._after_interrupt(conn, before["status"], after[0], now,
+                                         f"attempt {before['attempt']} was interrupted while running: {why}", why)
+
+    def resolve_interrupted(self, prompt_id: int, now: float) -> Transition | None:
+        """An ``interrupted`` prompt left behind (a crash between two steps of an older vq):
+        requeue it while attempts remain, else fail it."""
+        with self._tx() as conn:
+            row = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
+            if row is None or row["status"] != P.INTERRUPTED.value:
+                return None
+            return self._after_interrupt(conn, row["status"], row, now, f"attempt {row['attempt']} was left "
+                                         "interrupted", "it was left interrupted by an earlier run")
+
+    def _after_interrupt(self, conn: sqlite3.Connection, before: str, row: sqlite3.Row, now: float,
+                         what: str, why: str) -> Transition:
+        """An interrupted prompt (``row``) on to pending or, attempts used up, failed."""
+        attempt, max_attempts = row["attempt"], row["max_attempts"]
+        if attempt < max_attempts:
+            final = conn.execute(Q.REQUEUE_PROMPT, {"id": row["id"], "now": now, "budget": 0}).fetchall()
+            line = LogLine("requeued", f"{what}; back to pending for attempt {attempt + 1} "
+                                       f"({attempt} of {max_attempts} attempts used)", "warning")
+        else:
+            error = PromptError(
+                "interrupted_repeatedly",
+                f"interrupted repeatedly while running ({attempt} of {max_attempts} attempts); last: {why}. "
+                "If it crashes ComfyUI, check its inputs; retry it when fixed.",
+            )
+            final = conn.execute(Q.FAIL_INTERRUPTED_PROMPT, {"id": row["id"], "now": now,
+                                                             "error": json.dumps(error.to_dict())}).fetchall()
+            line = LogLine("failed", error.message, "error")
+        return self._moved(conn, before, final[0], now, line)
+
     def _moved(self, conn: sqlite3.Connection, before: str, row: sqlite3.Row, now: float,
                log: LogLine | None) -> Transition:
         """Counters, job status and log after one prompt moved from ``before`` to ``row``."""
@@ -320,7 +359,7 @@ class SqliteQueueStore(JobQueries):
         delta[prompt.status] = delta.get(prompt.status, 0) + 1
         job_before, job_after = self._count(conn, prompt.job_id, delta, now, secs, timed)
         self._log_change(conn, prompt, log, job_before, job_after, now)
-        return Transition(prompt, previous, job_before, job_after)
+        return Transition(prompt, previous, job_before, job_after, log)
 
     def _count(self, conn: sqlite3.Connection, job_id: int, delta: dict[PromptStatus, int], now: float,
                secs: float = 0.0, timed: int = 0) -> tuple[JobStatus, JobStatus]:
@@ -347,52 +386,3 @@ class SqliteQueueStore(JobQueries):
         if job_before != job_after:
             conn.execute(Q.INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "job", "message": f"job is now {job_after.value}"})
-
-    # --- bulk actions (set-based) ------------------------------------------------------
-
-    def cancel_pending(self, job_id: int | None, now: float, *, why: str = "",
-                       expected_total: int | None = None, counted: Sequence[PromptStatus] = ()) -> BulkResult | int:
-        """Cancel every pending prompt of a job (or of the whole queue: ``job_id`` None) in
-        one transaction: one UPDATE of the prompts, one of the counters, one log line per
-        job, the jobs' statuses re-derived by one UPDATE. Returns how many it canceled and
-        the prompts of that job (or queue) still in ComfyUI, for the caller to cancel there.
-        With ``expected_total``: first checks that the queue holds that many prompts in the
-        ``counted`` statuses and, if not, changes nothing and returns the actual count."""
-        args = {"job_id": job_id, "now": now, "why": why}
-        with self._tx() as conn:
-            if expected_total is not None:
-                totals = {PromptStatus(r["status"]): r["n"] for r in conn.execute(Q.SELECT_PROMPT_TOTALS)}
-                actual = sum(totals.get(s, 0) for s in counted)
-                if actual != expected_total:
-                    return actual
-            conn.execute(Q.LOG_CANCEL_PENDING, args)
-            moved = conn.execute(Q.CANCEL_PENDING, args).rowcount
-            jobs = [r[0] for r in conn.execute(Q.MOVE_PENDING_TO_CANCELED, args).fetchall()]
-            if moved:
-                conn.execute(Q.UPDATE_PROMPT_TOTALS, {**Q.count_params({P.PENDING: -moved, P.CANCELED: moved})})
-                self._derive_jobs(conn, jobs, now)
-            if job_id is None:
-                found = conn.execute(Q.SELECT_PROMPTS_IN.format(statuses=Q.in_list(IN_COMFY))).fetchall()
-            else:
-                found = conn.execute(Q.SELECT_IN_COMFY_OF_JOB, (job_id,)).fetchall()
-        return BulkResult(moved, [rowmap.prompt(r) for r in found], jobs)
-
-    def retry_job(self, job_id: int, now: float, *, budget: int) -> int:
-        """Every failed / canceled / interrupted prompt of the job back to pending, in one
-        transaction (set-based, like ``cancel_pending``); returns how many."""
-        with self._tx() as conn:
-            delta = {PromptStatus(r["status"]): -r["n"] for r in conn.execute(Q.COUNT_RETRYABLE_OF_JOB, (job_id,))}
-            moved = conn.execute(Q.RETRY_JOB_PROMPTS, {"job_id": job_id, "now": now, "budget": budget}).rowcount
-            if not moved:
-                return 0
-            self._count(conn, job_id, {**delta, P.PENDING: moved}, now)
-            conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
-                                      "event": "retry", "message": f"retried {moved} prompt(s)"})
-        return moved
-
-    def _derive_jobs(self, conn: sqlite3.Connection, job_ids: Sequence[int], now: float) -> None:
-        if not job_ids:
-            return
-        ids = ", ".join(str(int(j)) for j in job_ids)
-        conn.execute(Q.LOG_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})
-        conn.execute(Q.UPDATE_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})

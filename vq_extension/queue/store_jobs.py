@@ -1,23 +1,27 @@
-"""The store's job-level half: reads of jobs, counts and the log, settings, staging
-references, the audit trail and deleting finished jobs (``JobQueries``, mixed into
-``store.SqliteQueueStore``).
-Prompt transitions, claims and bulk actions are in ``store.py``; both run ``sql.py``'s
-statements on the one connection that ``store.py`` opens."""
+"""The store's other half (``JobQueries``, mixed into ``store.SqliteQueueStore``): reads
+of jobs, prompts, counts and the log; instances and idempotency keys; settings, staging
+references and the audit trail; the set-based bulk actions and deleting finished jobs.
+Job creation, prompt transitions, claims, the tick's ``apply`` and the counters are in
+``store.py``; both run ``sql.py``'s statements on the one connection ``store.py`` opens."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from ..files.records import AuditEntry, StagedUse
 from . import rows as rowmap
 from . import sql as Q
-from .models import JobStatus, PromptStatus
-from .records import JobRecord, LogEntry
+from .models import IN_COMFY, JobStatus, PromptStatus
+from .records import AttemptRecord, BulkResult, InstanceRecord, JobRecord, LogEntry, PromptRecord, Replayed
+
+IDEMPOTENCY_SECONDS = 24 * 3600.0  # how long POST /jobs remembers an Idempotency-Key
+INSTANCE_FORGET_SECONDS = 24 * 3600.0  # an instance silent this long is dropped from the table
+P = PromptStatus
 
 
 class JobQueries:
@@ -25,6 +29,10 @@ class JobQueries:
     _conn: sqlite3.Connection
 
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by the store
+        raise NotImplementedError
+
+    def _count(self, conn: sqlite3.Connection, job_id: int, delta: dict[PromptStatus, int], now: float,
+               secs: float = 0.0, timed: int = 0) -> tuple[JobStatus, JobStatus]:  # provided by the store
         raise NotImplementedError
 
     # --- jobs ----------------------------------------------------------------------
@@ -75,6 +83,80 @@ class JobQueries:
         with self._lock:
             value = self._conn.execute(Q.SELECT_MAX_ACTIVE_PRIORITY, (excluding_job,)).fetchone()[0]
         return None if value is None else int(value)
+
+    # --- prompts -------------------------------------------------------------------
+
+    def get_prompt(self, prompt_id: int) -> PromptRecord | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
+        return rowmap.prompt(row) if row else None
+
+    def find_by_comfy_id(self, comfy_prompt_id: str) -> PromptRecord | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_PROMPT_BY_COMFY_ID, (comfy_prompt_id,)).fetchone()
+        return rowmap.prompt(row) if row else None
+
+    def get_graph(self, prompt_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_PROMPT_GRAPH, (prompt_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def job_prompts(self, job_id: int) -> list[PromptRecord]:
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_JOB_PROMPTS, (job_id,)).fetchall()
+        return [rowmap.prompt(r) for r in found]
+
+    def prompts_in(self, statuses: Iterable[PromptStatus]) -> list[PromptRecord]:
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_PROMPTS_IN.format(statuses=Q.in_list(statuses))).fetchall()
+        return [rowmap.prompt(r) for r in found]
+
+    def attempts(self, prompt_ids: Sequence[int]) -> dict[int, list[AttemptRecord]]:
+        found: dict[int, list[AttemptRecord]] = {pid: [] for pid in prompt_ids}
+        if not prompt_ids:
+            return found
+        ids = ", ".join(str(int(pid)) for pid in prompt_ids)
+        with self._lock:
+            found_attempts = self._conn.execute(Q.SELECT_ATTEMPTS.format(ids=ids)).fetchall()
+        for r in found_attempts:
+            found[r["prompt_id"]].append(rowmap.attempt(r))
+        return found
+
+    # --- instances and idempotency keys (ownership) -----------------------------------
+
+    def heartbeat(self, instance: InstanceRecord, now: float, lease_seconds: float) -> int:
+        """The instance is alive: renew its row and the leases of its prompts in ComfyUI
+        (returns how many); forget instances silent for a day. The dispatcher's tick does
+        the same inside its one transaction (``store.apply(heartbeat=...)``)."""
+        with self._tx() as conn:
+            return self._heartbeat(conn, instance, now, lease_seconds)
+
+    @staticmethod
+    def _heartbeat(conn: sqlite3.Connection, instance: InstanceRecord, now: float, lease_seconds: float) -> int:
+        lease = now + lease_seconds
+        conn.execute(Q.UPSERT_INSTANCE, {"id": instance.id, "host": instance.host, "port": instance.port,
+                                         "pid": instance.pid, "started_at": instance.started_at, "now": now,
+                                         "lease": lease})
+        renewed = conn.execute(Q.RENEW_LEASES, {"id": instance.id, "lease": lease}).rowcount
+        conn.execute(Q.DELETE_OLD_INSTANCES, {"before": now - INSTANCE_FORGET_SECONDS})
+        return int(renewed)
+
+    def instances(self) -> dict[str, InstanceRecord]:
+        with self._lock:
+            found = self._conn.execute(Q.SELECT_INSTANCES).fetchall()
+        return {r["id"]: rowmap.instance(r) for r in found}
+
+    def find_idempotent(self, key: str, body_sha256: str, now: float) -> Replayed | None:
+        """What a key seen in the last 24 h created, or None."""
+        with self._lock:
+            return self._replayed(self._conn, key, body_sha256, now)
+
+    @staticmethod
+    def _replayed(conn: sqlite3.Connection, key: str, body_sha256: str, now: float) -> Replayed | None:
+        row = conn.execute(Q.SELECT_IDEMPOTENCY_KEY, (key, now - IDEMPOTENCY_SECONDS)).fetchone()
+        if row is None:
+            return None
+        return Replayed(int(row["job_id"]), row["body_sha256"] == body_sha256)
 
     # --- counts ----------------------------------------------------------------------
 
@@ -160,6 +242,55 @@ class JobQueries:
             conn.executemany(Q.INSERT_AUDIT, (
                 {"at": e.at, "action": e.action, "path": e.path, "bytes": e.bytes, "result": e.result,
                  "detail": e.detail} for e in entries))
+
+    # --- bulk actions (set-based) ------------------------------------------------------
+
+    def cancel_pending(self, job_id: int | None, now: float, *, why: str = "",
+                       expected_total: int | None = None, counted: Sequence[PromptStatus] = ()) -> BulkResult | int:
+        """Cancel every pending prompt of a job (or of the whole queue: ``job_id`` None) in
+        one transaction: one UPDATE of the prompts, one of the counters, one log line per
+        job, the jobs' statuses re-derived by one UPDATE. Returns how many it canceled and
+        the prompts of that job (or queue) still in ComfyUI, for the caller to cancel there.
+        With ``expected_total``: first checks that the queue holds that many prompts in the
+        ``counted`` statuses and, if not, changes nothing and returns the actual count."""
+        args = {"job_id": job_id, "now": now, "why": why}
+        with self._tx() as conn:
+            if expected_total is not None:
+                totals = {PromptStatus(r["status"]): r["n"] for r in conn.execute(Q.SELECT_PROMPT_TOTALS)}
+                actual = sum(totals.get(s, 0) for s in counted)
+                if actual != expected_total:
+                    return actual
+            conn.execute(Q.LOG_CANCEL_PENDING, args)
+            moved = conn.execute(Q.CANCEL_PENDING, args).rowcount
+            jobs = [r[0] for r in conn.execute(Q.MOVE_PENDING_TO_CANCELED, args).fetchall()]
+            if moved:
+                conn.execute(Q.UPDATE_PROMPT_TOTALS, {**Q.count_params({P.PENDING: -moved, P.CANCELED: moved})})
+                self._derive_jobs(conn, jobs, now)
+            if job_id is None:
+                found = conn.execute(Q.SELECT_PROMPTS_IN.format(statuses=Q.in_list(IN_COMFY))).fetchall()
+            else:
+                found = conn.execute(Q.SELECT_IN_COMFY_OF_JOB, (job_id,)).fetchall()
+        return BulkResult(moved, [rowmap.prompt(r) for r in found], jobs)
+
+    def retry_job(self, job_id: int, now: float, *, budget: int) -> int:
+        """Every failed / canceled / interrupted prompt of the job back to pending, in one
+        transaction (set-based, like ``cancel_pending``); returns how many."""
+        with self._tx() as conn:
+            delta = {PromptStatus(r["status"]): -r["n"] for r in conn.execute(Q.COUNT_RETRYABLE_OF_JOB, (job_id,))}
+            moved = conn.execute(Q.RETRY_JOB_PROMPTS, {"job_id": job_id, "now": now, "budget": budget}).rowcount
+            if not moved:
+                return 0
+            self._count(conn, job_id, {**delta, P.PENDING: moved}, now)
+            conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
+                                      "event": "retry", "message": f"retried {moved} prompt(s)"})
+        return moved
+
+    def _derive_jobs(self, conn: sqlite3.Connection, job_ids: Sequence[int], now: float) -> None:
+        if not job_ids:
+            return
+        ids = ", ".join(str(int(j)) for j in job_ids)
+        conn.execute(Q.LOG_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})
+        conn.execute(Q.UPDATE_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})
 
     # --- deleting jobs -------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ class Request:
     query: dict[str, str]
     body: Any
     content_type: str | None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeVq:
@@ -84,7 +85,7 @@ class _Adapter(BaseAdapter):
         parts = urlsplit(request.url or "")
         raw = request.body.decode() if isinstance(request.body, bytes) else request.body
         req = Request(request.method or "GET", parts.path.removeprefix(API_PREFIX), dict(parse_qsl(parts.query)),
-                      json.loads(raw) if raw else None, request.headers.get("Content-Type"))
+                      json.loads(raw) if raw else None, request.headers.get("Content-Type"), dict(request.headers))
         self.fake.requests.append(req)
         for method, pattern, handler in self.fake.routes:
             if method == req.method and parts.path.startswith(API_PREFIX) and pattern.match(req.path):

@@ -88,11 +88,15 @@ QUEUE = {"paused": False, "worker": "running", "worker_error": None, "in_flight"
 HEALTH = {
     "ok": True, "vq_version": "0.1.0", "comfyui_version": "0.8.0",
     "strategies": {"comfyui_version": "0.8.0", "submit": "post_prompt_handler", "validate": "async/4-args",
-                   "queue_item_arity": 6, "cancel": "mutex_check_then_interrupt",
+                   "queue_item_arity": 6, "queue_item_arity_from": "task_done_signature",
+                   "cancel": "mutex_check_then_interrupt",
                    "queue_read": "get_current_queue_volatile", "data_dir": "system_user_directory"},
     "queue": QUEUE, "data_dir": "/comfy/user/__video_queue",
     "db": {"path": "/comfy/user/__video_queue/vq.sqlite3", "schema_version": 1, "sqlite_version": "3.45.1"},
     "settings": {"max_in_flight": 2, "max_attempts": 2, "prompt_timeout_seconds": 0.0, "stage_on_submit": True},
+    "instance": "gpu-box:8188:4242:1767225600.000:a1b2c3",
+    "instances": [{"id": "gpu-box:8188:4242:1767225600.000:a1b2c3", "host": "gpu-box", "port": 8188, "pid": 4242,
+                   "started_at": 1767225600.0, "heartbeat_at": 1767229200.0}],
 }
 
 

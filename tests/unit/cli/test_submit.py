@@ -3,10 +3,12 @@ is queued, the request body, --dry-run, --wait, and the exit codes."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.helpers import REPO
 from tests.unit.cli import samples as s
@@ -206,3 +208,50 @@ def test_cleanup_that_could_not_remove_a_file_is_1(fake: FakeVq) -> None:
     fake.on("POST", "/staging/cleanup", cleanup_answer(False, failed=True))
     r = run(fake, "cleanup", "--apply")
     assert r.code == 1 and "could not remove /comfy/input/vq/staged/ab/ab0.png: permission denied" in r.err
+
+
+# --- Idempotency-Key: a fresh key per run, the same on its own retry, a timeout says how to check ---
+
+
+def keys(fake: FakeVq) -> list[str]:
+    return [r.headers.get("Idempotency-Key", "") for r in fake.requests if r.method == "POST" and r.path == "/jobs"]
+
+
+def test_each_run_sends_a_fresh_key(fake: FakeVq) -> None:
+    assert run(fake, "submit", "smoke-image", "/data/stills").code == 0
+    assert run(fake, "submit", "smoke-image", "/data/stills").code == 0
+    first, second = keys(fake)
+    assert first != second and uuid.UUID(first) and uuid.UUID(second)
+
+
+def test_a_dropped_connection_is_retried_with_the_same_key(fake: FakeVq) -> None:
+    seen: list[Request] = []
+
+    def flaky(req: Request) -> tuple[int, Any]:
+        seen.append(req)
+        if len(seen) == 1:
+            raise requests.ConnectionError("Connection reset by peer")
+        return 201, {**s.detail("pending"), "id": 21}
+
+    fake.on("POST", "/jobs", handler=flaky)
+    r = run(fake, "submit", "smoke-image", "/data/stills")
+    assert r.code == 0, r.err
+    first, second = keys(fake)
+    assert first == second
+
+
+def test_a_timeout_says_the_job_may_exist_and_how_to_check(fake: FakeVq) -> None:
+    def slow(req: Request) -> tuple[int, Any]:
+        raise requests.ReadTimeout("read timed out")
+
+    fake.on("POST", "/jobs", handler=slow)
+    r = run(fake, "submit", "smoke-image", "/data/stills", "--name", "night batch")
+    assert r.code == 1
+    (key,) = keys(fake)  # a timeout is not retried: the server may still be staging
+    assert "may have been created" in r.err
+    assert "vq list --search 'night batch'" in r.err and f"--idempotency-key {key}" in r.err
+
+
+def test_the_key_of_a_timed_out_run_can_be_reused(fake: FakeVq) -> None:
+    assert run(fake, "submit", "smoke-image", "/data/stills", "--idempotency-key", "k-123").code == 0
+    assert keys(fake) == ["k-123"]

@@ -14,7 +14,8 @@ import pytest
 from tests.fixtures.fake_bridge import FakeBridge
 from vq_extension.config import Settings
 from vq_extension.errors import PromptError
-from vq_extension.queue.dispatcher import UNAVAILABLE_BACKOFF_SECONDS, Dispatcher
+from vq_extension.queue.dispatcher import Dispatcher
+from vq_extension.queue.feeding import UNAVAILABLE_BACKOFF_SECONDS
 from vq_extension.queue.executor import DbExecutor
 from vq_extension.queue.models import JobStatus, PromptStatus
 from vq_extension.queue.progress import LiveProgress, WorkerState
@@ -260,31 +261,38 @@ async def test_prompt_lost_from_queue_and_history_is_requeued_then_fails_when_at
     job_id = rig.job(1, max_attempts=2)
     await rig.tick()
     first_cid = rig.cid(job_id)
-    rig.bridge.vanish(first_cid)
+    rig.bridge.vanish(first_cid)  # lost while it waited in ComfyUI's queue (e.g. "Clear queue")
     await rig.tick()
     rig.clock.advance(grace - 0.01)
     await rig.tick()
     assert rig.prompt(job_id).status is P.QUEUED, "missing for less than the grace period"
     rig.clock.advance(0.01)
     await rig.tick()
-    # interrupted -> pending -> claimed again in the same tick, as attempt 2
+    # it never started: back to pending without using an attempt, claimed again in the same tick
     prompt = rig.prompt(job_id)
-    assert prompt.status is P.QUEUED and prompt.attempt == 2 and prompt.comfy_prompt_id != first_cid
+    assert prompt.status is P.QUEUED and prompt.attempt == 1 and prompt.comfy_prompt_id != first_cid
     assert rig.bridge.pending == [prompt.comfy_prompt_id]
     attempts = rig.store.attempts([prompt.id])[prompt.id]
-    assert [(a.attempt, a.status) for a in attempts] == [(1, P.INTERRUPTED), (2, P.QUEUED)]
-    assert attempts[0].error is not None and attempts[0].error.type == "interrupted"
-    assert P.INTERRUPTED in rig.events.statuses(prompt.id)
+    assert [(a.attempt, a.status) for a in attempts] == [(1, P.QUEUED)]
+    assert any("never started" in m and "no attempt used" in m for _, m in rig.log(job_id))
 
-    rig.bridge.vanish(rig.bridge.start())  # lost again, while running
-    await rig.tick()
-    rig.clock.advance(grace)
-    await rig.tick()
+    for attempt in (1, 2):  # lost while running: each time costs an attempt
+        rig.bridge.start()
+        await rig.tick()
+        rig.bridge.vanish(rig.cid(job_id))
+        await rig.tick()
+        rig.clock.advance(grace)
+        await rig.tick()
     prompt = rig.prompt(job_id)
     assert prompt.status is P.FAILED and prompt.attempt == 2
     assert prompt.error is not None and prompt.error.type == "interrupted_repeatedly"
-    assert "interrupted repeatedly (2 of 2 attempts)" in prompt.error.message
-    assert rig.bridge.pending == [] and len(rig.bridge.submitted) == 2
+    assert "interrupted repeatedly while running (2 of 2 attempts)" in prompt.error.message
+    attempts = rig.store.attempts([prompt.id])[prompt.id]
+    assert [(a.attempt, a.status) for a in attempts] == [(1, P.INTERRUPTED), (2, P.INTERRUPTED)]
+    assert attempts[0].error is not None and attempts[0].error.type == "interrupted"
+    # interrupted and requeued (or failed) in one transaction: "interrupted" is never seen on its own
+    assert P.INTERRUPTED not in rig.events.statuses(prompt.id)
+    assert rig.bridge.pending == [] and len(rig.bridge.submitted) == 3
 
 
 async def test_a_prompt_back_in_the_queue_within_the_grace_period_is_not_lost(rig: Rig) -> None:
@@ -316,15 +324,17 @@ async def test_restart_recovers_prompts_left_queued_or_running(rig: Rig) -> None
     rig.clock.advance(60)
     await d2.recover()
     assert rig.statuses(job_id) == [P.PENDING, P.PENDING]
-    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [1, 1]
-    lost = rig.prompt(last_chance)
-    assert lost.status is P.FAILED and lost.error is not None and lost.error.type == "interrupted_repeatedly"
-    assert "ComfyUI restarted while it was queued" in lost.error.message
-    assert any("ComfyUI restarted while it was running" in m for _, m in rig.log(job_id))
+    # only the one that had started used an attempt
+    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [1, 0]
+    waited = rig.prompt(last_chance)  # its only attempt was never started: not lost
+    assert waited.status is P.PENDING and waited.attempt == 0
+    messages = [m for _, m in rig.log(job_id)] + [m for _, m in rig.log(last_chance)]
+    assert any("interrupted while running: ComfyUI restarted while it was running" in m for m in messages)
+    assert any("never started: ComfyUI restarted while it was waiting in ComfyUI's queue" in m for m in messages)
 
     await d2.tick()
-    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [2, 2]
-    assert rig.statuses(job_id) == [P.QUEUED, P.QUEUED] and len(rig.bridge.pending) == 2
+    assert [p.attempt for p in rig.store.job_prompts(job_id)] == [2, 1]
+    assert rig.statuses(job_id) == [P.QUEUED, P.QUEUED] and len(rig.bridge.pending) == 3
 
 
 async def test_restart_while_paused_stays_paused(rig: Rig) -> None:
@@ -519,3 +529,38 @@ async def test_last_prompt_of_a_job_finishes_on_its_completion_nudge_not_on_a_po
     assert rig.statuses(job_id) == [P.SUCCEEDED, P.SUCCEEDED]
     assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
     assert rig.worker.in_flight == 0 and rig.bridge.watched == frozenset()
+
+
+async def test_the_tick_renews_the_lease_inside_its_one_transaction_every_third_of_a_lease(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(lease_seconds=30)
+    trips: list[str] = []
+    for name in ("apply", "heartbeat", "transition", "get_setting"):
+        def counted(*args: Any, _name: str = name, _real: Any = getattr(rig.store, name), **kw: Any) -> Any:
+            trips.append(_name)
+            return _real(*args, **kw)
+        setattr(rig.store, name, counted)
+    me = rig.dispatcher.instance.id
+    job_id = rig.job(1)
+    await rig.tick()  # claim and the first renewal: one transaction
+    assert trips == ["apply"]
+    prompt = rig.prompt(job_id)
+    assert prompt.owner == me and prompt.lease_expires_at == rig.clock.now + 30
+    assert rig.store.instances()[me].heartbeat_at == rig.clock.now
+    renewed_at = rig.clock.now
+    rig.bridge.start()
+    rig.clock.advance(9)
+    await rig.tick()  # started: a change, no renewal due yet
+    assert rig.prompt(job_id).lease_expires_at == renewed_at + 30
+    rig.clock.advance(2)  # 11 s > 30 / 3: due, with nothing else to write
+    trips.clear()
+    await rig.tick()
+    assert trips == ["apply"]
+    assert rig.prompt(job_id).lease_expires_at == rig.clock.now + 30
+    assert rig.store.instances()[me].heartbeat_at == rig.clock.now
+    # a pause set through another instance on the same database is read in the renewing tick
+    rig.store.set_setting("paused", True)
+    rig.clock.advance(11)
+    await rig.tick()
+    assert rig.worker.paused and ("queue",) in rig.events.calls

@@ -169,3 +169,60 @@ def test_a_tick_is_one_transaction_with_its_claims_and_graphs(store: SqliteQueue
     job = store.get_job(job_id)
     assert job is not None and job.counts == {P.SUCCEEDED: 2, P.QUEUED: 2} and job.average_seconds == 2.0
     assert_counters_match_a_recount(store)
+
+
+def test_a_v2_database_with_work_in_it_upgrades_through_ownership_then_counters(tmp_path: Path) -> None:
+    """Main's migration 3 (instances, leases, idempotency keys) is released: the counters are
+    migration 4 and must apply after it on a database that has jobs in it."""
+    path = tmp_path / "vq.sqlite3"
+    store = SqliteQueueStore(path)
+    done, busy = new_job(store, 3), new_job(store, 4)
+    for n in range(3):
+        p = store.claim_next(owner=OWNER, now=1001.0 + n, lease_seconds=60)
+        assert p is not None
+        store.transition(p.id, P.RUNNING, 1010.0 + n)
+        store.transition(p.id, P.SUCCEEDED, 1020.0 + 2 * n)
+    running = store.claim_next(owner=OWNER, now=1030.0, lease_seconds=86_400)
+    assert running is not None and running.job_id == busy
+    store.transition(running.id, P.RUNNING, 1031.0)
+    store.close()
+    # Back to what a v2 vq left: no counters, no instance / idempotency tables, 24 h leases.
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("DROP TABLE prompt_total")
+        conn.execute("DROP TABLE instance")
+        conn.execute("DROP TABLE idempotency_key")
+        for column in [f"n_{s.value}" for s in PromptStatus] + ["run_seconds", "run_count"]:
+            conn.execute(f"ALTER TABLE job DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 2")
+    upgraded = SqliteQueueStore(path)
+    try:
+        assert_counters_match_a_recount(upgraded)
+        assert upgraded.get_job(done).average_seconds == pytest.approx(11.0)  # type: ignore[union-attr]
+        assert upgraded.prompt_totals() == {P.SUCCEEDED: 3, P.RUNNING: 1, P.PENDING: 3}
+        # the old 24 h lease is void: another instance may recover the running prompt at once
+        assert upgraded.get_prompt(running.id).lease_expires_at == 0  # type: ignore[union-attr]
+    finally:
+        upgraded.close()
+
+
+def test_lost_and_left_interrupted_prompts_keep_the_counters(store: SqliteQueueStore) -> None:
+    job_id = new_job(store, 3)
+    never = store.claim_next(owner=OWNER, now=1001.0, lease_seconds=60)
+    started = store.claim_next(owner=OWNER, now=1001.0, lease_seconds=60)
+    assert never is not None and started is not None
+    store.transition(started.id, P.RUNNING, 1002.0)
+    t = store.lose(never.id, 1003.0, comfy_prompt_id=never.comfy_prompt_id or "", owner=OWNER, why="restart")
+    assert t is not None and t.prompt.status is P.PENDING and t.prompt.attempt == 0
+    t = store.lose(started.id, 1003.0, comfy_prompt_id=started.comfy_prompt_id or "", owner=OWNER, why="restart")
+    assert t is not None and t.prompt.status is P.PENDING and t.previous is P.RUNNING
+    assert_counters_match_a_recount(store)
+    last = store.claim_next(owner=OWNER, now=1004.0, lease_seconds=60)
+    assert last is not None
+    store.transition(last.id, P.RUNNING, 1005.0)
+    with store._lock:  # an older vq's crash between two steps left it interrupted
+        store._conn.execute("UPDATE prompt SET status = 'interrupted', attempt = max_attempts WHERE id = ?", (last.id,))
+    store.repair_counters()
+    t = store.resolve_interrupted(last.id, 1006.0)
+    assert t is not None and t.prompt.status is P.FAILED
+    assert_counters_match_a_recount(store)
+    assert store.get_job(job_id).counts == {P.PENDING: 2, P.FAILED: 1}  # type: ignore[union-attr]

@@ -1,0 +1,94 @@
+"""Two ComfyUI processes on one install (one per GPU) share one vq database: they share
+the pending work, nothing runs twice, and when one dies its prompts in flight go to the
+other once its lease expires. Here: two fake ComfyUI hosts in this process, one base
+directory (so one database), different ports."""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.fixtures.fakecomfy import FakeComfy
+from vq_extension.queue.models import PromptStatus as P
+from tests.helpers import REPO
+from tests.integration.helpers import submit, upscale, wait_for, wait_job
+
+LEASE_SECONDS = "2"  # short, so the hand-over happens within the test; the lease decides, not a sleep
+
+
+@asynccontextmanager
+async def instance(base: Path, port: int, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeComfy, Any]]:
+    host = FakeComfy(base, profile="0.8.0")
+    host.install(monkeypatch)
+    host.server.port = port  # what `--port` says (the bridge reads it for the instance id)
+    assert host.load_custom_node(REPO)
+    host.add_routes()
+    host.start_worker()
+    client = TestClient(TestServer(host.app))
+    await client.start_server()
+    try:
+        yield host, client
+    finally:
+        await client.close()
+        host.stop()
+
+
+def successes(*hosts: FakeComfy) -> collections.Counter[int]:
+    """How many times each vq prompt ran to success in these ComfyUIs."""
+    ran: collections.Counter[int] = collections.Counter()
+    for host in hosts:
+        for entry in host.queue.get_history().values():
+            if (entry.get("status") or {}).get("status_str") == "success":
+                ran[entry["prompt"][3]["vq"]["prompt_id"]] += 1
+    return ran
+
+
+async def test_two_instances_share_the_queue_run_each_prompt_once_and_take_over_a_dead_ones_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_settings: None
+) -> None:
+    monkeypatch.setenv("VQ_LEASE_SECONDS", LEASE_SECONDS)
+    base = tmp_path / "comfy"
+    async with AsyncExitStack() as stack:
+        a, client_a = await stack.enter_async_context(instance(base, 8188, monkeypatch))
+        b, client_b = await stack.enter_async_context(instance(base, 8189, monkeypatch))
+        a.make_image("vq_smoke.png")
+        for host in (a, b):
+            host.behavior.node_seconds["ImageScaleBy"] = 0.1
+        plugin_a, plugin_b = a.server._vq_plugin, b.server._vq_plugin
+        assert plugin_a.store.path == plugin_b.store.path
+
+        health = await (await client_b.get("/api/vq/v1/health")).json()
+        assert {i["port"] for i in health["instances"]} == {8188, 8189}
+        assert health["instance"] == plugin_b.dispatcher.instance.id
+
+        graphs = [upscale(1 + i / 1000, prefix=f"two/p{i:02d}") for i in range(40)]
+        created = await submit(client_a, graphs)
+        await wait_for(lambda: len(a.queue.get_history()) >= 3 and len(b.queue.get_history()) >= 3,
+                       timeout=30, what="both instances to run prompts")
+
+        # Kill A mid-run: its dispatcher and its ComfyUI worker stop, nothing is cleaned up.
+        held = a.behavior.hold("ImageScaleBy")  # A's next prompt stays running until A dies
+        await wait_for(lambda: held.prompt_ids, what="A to be running a prompt it cannot finish")
+        in_flight = [p for p in plugin_a.store.prompts_in([P.QUEUED, P.RUNNING])
+                     if p.owner == plugin_a.dispatcher.instance.id]
+        plugin_a.dispatcher._task.cancel()
+        a.stop()
+
+        done = await wait_job(client_b, created["id"], {"succeeded", "failed"}, timeout=60)
+        assert done["status"] == "succeeded", [p["error"] for p in done["prompts"] if p["error"]]
+        ran = successes(a, b)
+        assert sorted(ran) == sorted(p["id"] for p in done["prompts"])
+        assert set(ran.values()) == {1}, f"ran twice: {[k for k, n in ran.items() if n > 1]}"
+        taken_over = {p.id for p in in_flight}
+        b_ran = {e["prompt"][3]["vq"]["prompt_id"] for e in b.queue.get_history().values()}
+        assert taken_over <= b_ran, "A's prompts in flight were finished by B"
+        log = await (await client_b.get(f"/api/vq/v1/jobs/{created['id']}/log?limit=1000")).json()
+        assert any("stopped renewing its lease" in e["message"] for e in log["entries"])
+        health = await (await client_b.get("/api/vq/v1/health")).json()
+        assert [i["port"] for i in health["instances"]] == [8189]
