@@ -15,6 +15,10 @@ from typing import Any
 from . import __version__
 from .api.events import EventPublisher
 from .api.reader import QueueReader
+from .autoprompt.cache import PromptCache
+from .autoprompt.client import LmStudioClient
+from .autoprompt.generator import Generator, GeneratorConfig
+from .autoprompt.service import AutopromptService
 from .comfy.bridge import ComfyBridge
 from .config import Settings
 from .errors import Unavailable
@@ -26,7 +30,7 @@ from .files.work import FileWork
 from .queue.dispatcher import Dispatcher
 from .queue.executor import DbExecutor
 from .queue.ownership import Instance
-from .queue.ports import EventSink, QueueControl
+from .queue.ports import QueueControl
 from .queue.progress import LiveProgress, WorkerState
 from .queue.records import PromptRecord, Transition
 from .queue.service import JobService, ProcessedMover
@@ -40,7 +44,9 @@ USER_WORKFLOWS = "workflows"  # under the data dir: the user's own definitions
 UPLOADS = "vq/uploads"  # under ComfyUI's input dir
 COMFY_DIRS_SETTING = "comfy_dirs"  # ComfyUI's input/output folders, for the CLI's offline mode
 HEALTH_SETTINGS = ("max_in_flight", "max_attempts", "prompt_timeout_seconds", "stage_on_submit", "lease_seconds",
-                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours", "job_retention_days")
+                   "upload_max_bytes", "staging_retention_days", "staging_sweep_hours", "job_retention_days",
+                   "lmstudio_url", "autoprompt_caption_model", "autoprompt_motion_model", "autoprompt_timeout_seconds",
+                   "autoprompt_image_long_side")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class App:
     work: FileWork
     host: ComfyBridge | None
     dispatcher: Dispatcher | None
+    autoprompt: AutopromptService
+    lmstudio: LmStudioClient
 
     async def start(self) -> None:
         """Inside ComfyUI, once its server runs: record its folders, load definitions, feed it."""
@@ -77,6 +85,8 @@ class App:
 
     async def stop(self) -> None:
         await self.staging.stop_sweeps()
+        await self.autoprompt.close()
+        await self.lmstudio.close()
         if self.dispatcher is not None:
             await self.dispatcher.stop()
         self.close()
@@ -138,7 +148,7 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         max_attempts=settings.max_attempts,
     )
     dispatcher: Dispatcher | None = None
-    events: EventSink
+    events: EventPublisher | NoBrowsers  # an EventSink, and the autoprompt notifier
     control: QueueControl
     if host is not None:
         events = EventPublisher(host.broadcast, reader, live)
@@ -155,7 +165,12 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
                          catalog=workflows.catalog, work=work)
     staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
                              store=store, db=db, work=work)
-    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, work, host, dispatcher)
+    lmstudio = LmStudioClient(settings.lmstudio_url, timeout=settings.autoprompt_timeout_seconds)
+    generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings))
+    autoprompt = AutopromptService(settings=settings, generator=generator, lister=lmstudio,
+                                   catalog=workflows.catalog, roots=roots, notify=events.autoprompt)
+    return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, submitter, work, host, dispatcher,
+               autoprompt, lmstudio)
 
 
 def recorded_comfy_dirs(data_dir: Path) -> dict[str, str] | None:
@@ -194,6 +209,9 @@ class NoBrowsers:
         pass
 
     def queue(self) -> None:
+        pass
+
+    def autoprompt(self, event: dict[str, Any]) -> None:
         pass
 
     async def drain(self) -> None:

@@ -43,6 +43,20 @@ class Settings(BaseModel):
     staging_sweep_hours: float = Field(0, ge=0, description="run the staging cleanup this often; 0 = off")
     job_retention_days: float = Field(30, ge=0, description="delete finished jobs (prompts, logs) this long after "
                                       "they finished, in the periodic sweep; 0 = keep forever")
+    lmstudio_url: str = Field("http://127.0.0.1:1234", min_length=1,
+                              description="LM Studio (or any OpenAI-compatible server) root for auto-prompt; "
+                                          "/v1 is added")
+    autoprompt_caption_model: str = Field("Qwen3-VL-8B-NSFW-Caption-V4.5", min_length=1,
+                                          description="auto-prompt stage 1: the vision model that captions images")
+    autoprompt_motion_model: str = Field("Dolphin-Mistral-24B-Venice-Edition", min_length=1,
+                                         description="auto-prompt stage 2: the text model that writes motion "
+                                                     "prompts")
+    autoprompt_timeout_seconds: float = Field(120, gt=0, le=3600,
+                                              description="longest wait for one LM Studio answer (a first "
+                                                          "request may load the model)")
+    autoprompt_image_long_side: int = Field(1024, ge=64, le=4096,
+                                            description="images are downscaled to this many pixels on the long "
+                                                        "side before captioning")
 
 
 ENV_PREFIX = "VQ_"

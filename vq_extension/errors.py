@@ -12,10 +12,12 @@ class VqError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None) -> None:
+    def __init__(self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None,
+                 hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.hint = hint  # what the user can do about it, when vq knows (the envelope's `hint`)
         if code is not None:
             self.code = code
 

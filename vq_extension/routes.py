@@ -22,6 +22,7 @@ from .api import requests as schemas
 from .api.http import Reply, wrap
 from .api.reader import QueueReader
 from .api.spec import PREFIX, AlsoOk, RouteSpec
+from .autoprompt.service import AutopromptService
 from .config import Settings
 from .errors import InvalidRequest
 from .files.cleanup import StagingCleanup
@@ -40,6 +41,7 @@ class Services(Protocol):
     workflows: WorkflowService
     files: FilesService
     staging: StagingCleanup
+    autoprompt: AutopromptService
 
     async def health(self) -> dict[str, Any]: ...
 
@@ -288,6 +290,40 @@ async def describe_workflow(api: Services, name: str) -> dict[str, Any]:
        response="WorkflowReload", conflicts=False)
 async def reload_workflows(api: Services) -> dict[str, Any]:
     return await api.workflows.reload()
+
+
+# --- auto-prompt ---
+
+
+@route("GET", "/autoprompt/status", "Is LM Studio there, which models it has (loaded, vision), and whether each "
+       "auto-prompt stage can run (else the hint)", response="AutopromptStatus")
+async def autoprompt_status(api: Services) -> dict[str, Any]:
+    return await api.autoprompt.status()
+
+
+@route("POST", "/autoprompt", "Caption images and/or write their motion prompts, waiting for the answer (up to "
+       "20 images; LM Studio unavailable: 503 with a hint)", body=schemas.Autoprompt, response="AutopromptResult",
+       errors=(403, 404, 502, 503, 504), conflicts=False)  # LM Studio: error (502), down (503), slow (504)
+async def autoprompt(api: Services, body: schemas.Autoprompt) -> dict[str, Any]:
+    return await api.autoprompt.generate(body.to_request())
+
+
+@route("POST", "/autoprompt/runs", "Start auto-prompt as a background run (progress as vq.autoprompt events)",
+       body=schemas.Autoprompt, status=202, response="AutopromptRun", errors=(403, 404, 503), conflicts=False)
+async def start_autoprompt_run(api: Services, body: schemas.Autoprompt) -> dict[str, Any]:
+    return await api.autoprompt.start_run(body.to_request())
+
+
+@route("GET", "/autoprompt/runs/{run_id}", "An auto-prompt run: progress per stage; the result when done",
+       response="AutopromptRun")
+async def get_autoprompt_run(api: Services, run_id: int) -> dict[str, Any]:
+    return api.autoprompt.run(run_id)
+
+
+@route("POST", "/autoprompt/runs/{run_id}/cancel", "Cancel an auto-prompt run (a finished run is unchanged)",
+       response="AutopromptRun", conflicts=False)
+async def cancel_autoprompt_run(api: Services, run_id: int) -> dict[str, Any]:
+    return await api.autoprompt.cancel_run(run_id)
 
 
 @route("GET", "/openapi.json", "This API as an OpenAPI 3.1 document")

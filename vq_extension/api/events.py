@@ -1,4 +1,4 @@
-"""Websocket events for the sidebar: ``vq.job``, ``vq.prompts``, ``vq.queue`` (docs/api.md).
+"""Websocket events for the sidebar: ``vq.job``, ``vq.prompts``, ``vq.queue``, ``vq.autoprompt`` (docs/api.md).
 
 Everything is coalesced per ``COALESCE_SECONDS`` window: changes mark a prompt, a job or
 the queue dirty, and one flush per window sends at most one ``vq.prompts`` (the briefs of
@@ -6,6 +6,7 @@ every prompt that changed, progress included), one ``vq.job`` per changed job an
 ``vq.queue``, reading the summaries and queue counts in one trip to the DB thread. Changes
 that arrive while a flush runs wait for the next window: a 1,000-prompt cancel or a busy
 queue of 2 ms prompts sends a few messages per window, not several per prompt.
+``vq.autoprompt`` is sent at once (one per LM Studio answer, seconds apart).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class EventPublisher:
         """A running prompt's live progress moved: only its brief is due."""
         self._prompts.setdefault(prompt.id, prompt)
         self._schedule()
+
+    def autoprompt(self, event: dict[str, Any]) -> None:
+        """One image done in a stage, or a run ended: sent at once (one per LM Studio answer,
+        seconds apart, so nothing to coalesce)."""
+        self._broadcast("vq.autoprompt", event)
 
     def job(self, job_id: int) -> None:
         self._dirty_jobs.add(job_id)

@@ -64,7 +64,7 @@ def wrap(spec: RouteSpec, fn: Handler, api: Any) -> Callable[[web.Request], Awai
         except RecursionError:
             return error_response(400, "invalid_request", NESTED)
         except VqError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details)
+            return error_response(exc.status, exc.code, exc.message, exc.details, hint=exc.hint)
         except Exception:
             log.exception("vq: %s %s failed", request.method, request.path)
             return error_response(500, "internal", "internal error in vq; the traceback is in ComfyUI's log")
@@ -172,5 +172,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message, "details": details or {}}}, status=status)
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None, *,
+                   hint: str | None = None) -> web.Response:
+    error = {"code": code, "message": message, "details": details or {}, **({"hint": hint} if hint else {})}
+    return web.json_response({"error": error}, status=status)

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .. import __version__
-from . import file_responses, responses, workflow_responses
+from . import autoprompt_responses, file_responses, responses, workflow_responses
 from .spec import RouteSpec
 
 REF = "#/components/schemas/{model}"
@@ -32,7 +32,10 @@ ERROR_TEXT = {
     413: "The body or upload is larger than the limit (`body_too_large`, `upload_too_large`).",
     415: "The file is not an image or video vq takes (`unsupported_media`).",
     500: "A bug in vq (`internal`); the traceback is in ComfyUI's log.",
-    503: "A dependency is down: ComfyUI's queue not ready, LM Studio unreachable (`unavailable`).",
+    502: "LM Studio answered with an error auto-prompt cannot use (`autoprompt_backend_error`).",
+    503: "A dependency is down: ComfyUI's queue not ready (`unavailable`), LM Studio unreachable or without "
+         "the model a stage needs (`autoprompt_unavailable`, with a `hint`).",
+    504: "LM Studio did not answer within autoprompt_timeout_seconds (`autoprompt_timeout`).",
 }
 INFO = {
     "title": "vq (Video Queue) REST API",
@@ -103,7 +106,7 @@ def _response_model(spec: RouteSpec) -> type[BaseModel] | None:
 
 def model_named(name: str) -> type[BaseModel]:
     """A response model by the name a ``RouteSpec`` gives."""
-    for module in (responses, workflow_responses, file_responses):
+    for module in (responses, workflow_responses, file_responses, autoprompt_responses):
         if hasattr(module, name):
             return getattr(module, name)
     raise KeyError(f"no response model named {name}")

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..autoprompt.service import AutopromptRequest
 from ..errors import InvalidRequest
 from ..queue.models import JobStatus
 from ..queue.store import JOB_SORTS
@@ -152,3 +153,37 @@ class CleanupBody(Body):
         if self.dry_run is not None:
             return self.dry_run
         return not self.apply
+
+
+# --- auto-prompt ---------------------------------------------------------------------
+
+
+class Autoprompt(Body):
+    """One auto-prompt request: the synchronous route and background runs take the same body.
+    The LM Studio address is a setting, never a field here: no request can make vq call
+    another URL."""
+
+    image_paths: list[Annotated[str, Field(min_length=1, max_length=8192)]] = Field(
+        ..., min_length=1, max_length=2000, description="images inside the allowed roots")
+    workflow_name: str = Field(..., min_length=1, max_length=200,
+                               description="the workflow the prompts are for: its timing and clip count")
+    stage: Literal["caption", "motion", "both"] = Field("both", description="caption: stage 1 only; motion: "
+                                                        "stage 2 only, from captions; both")
+    captions: dict[str, str] | None = Field(None, description="image path (as in image_paths) -> caption; "
+                                            "required for stage motion")
+    system_prompt_override: str | None = Field(None, max_length=20000,
+                                               description="replaces the stage-2 instructions (the output format "
+                                                           "is still appended)")
+    params: dict[str, Any] = Field(default_factory=dict, description="workflow parameter values the timing "
+                                   "comes from (fps, frames, stage count); defaults otherwise")
+    regenerate: bool = Field(False, description="ask LM Studio even when the cache has an answer, and replace it")
+
+    @model_validator(mode="after")
+    def _captions_for_motion(self) -> Autoprompt:
+        if self.stage == "motion" and not self.captions:
+            raise ValueError("captions are required for stage motion (path -> caption, e.g. from a caption run)")
+        return self
+
+    def to_request(self) -> AutopromptRequest:
+        return AutopromptRequest(self.image_paths, self.workflow_name, self.stage, self.captions,
+                                 self.system_prompt_override, dict(self.params), self.regenerate)

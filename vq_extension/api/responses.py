@@ -226,6 +226,8 @@ class ErrorInfo(BaseModel):
                                   "internal, unavailable, ...")
     message: str = Field(description="for people; names the field at fault")
     details: dict[str, Any] = Field(description="machine-readable specifics, e.g. errors[] for 400")
+    hint: str | None = Field(None, description="what to do about it, when vq knows (e.g. autoprompt_unavailable: "
+                                               "'Start LM Studio and load <model>')")
 
 
 class ErrorEnvelope(BaseModel):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from .. import __version__
+from . import autoprompt
 from .errors import (
     EXIT_CODES_HELP,
     ApiError,
@@ -214,6 +215,10 @@ def build_parser() -> Parser:
     p = command("cleanup", "staged input retention: show what would be removed, or remove it",
                 "examples:\n  vq cleanup\n  vq cleanup --apply")
     p.add_argument("--apply", action="store_true", help="remove the files (default: dry run)")
+
+    p = command("autoprompt", autoprompt.HELP, autoprompt.EPILOG)
+    autoprompt.configure(p)
+    p.add_argument("--interval", type=_seconds, default=1.0, metavar="SECONDS", help="progress poll interval")
     return parser
 
 
@@ -247,6 +252,7 @@ def commands() -> dict[str, Command]:
         "cancel": c.run_cancel, "retry": c.run_retry, "rm": c.run_rm, "pause": c.run_pause, "resume": c.run_resume,
         "priority": c.run_priority, "top": c.run_top, "clear": c.run_clear, "watch": w.run_watch,
         "submit": submit.run_submit, "workflows": workflows.run_workflows, "cleanup": cleanup.run_cleanup,
+        "autoprompt": autoprompt.run_autoprompt,
     }
 
 

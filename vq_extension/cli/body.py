@@ -46,12 +46,12 @@ def input_value(inputs: list[str]) -> str | list[str] | None:
     """Nothing (T2I), one folder or file, or a list of files. Paths that exist here are made
     absolute: the server does not know the CLI's working directory. Others are sent as
     given (a path on the ComfyUI host, e.g. when --url points at another machine)."""
-    resolved = [_absolute(p) for p in inputs]
+    resolved = [local_path(p) for p in inputs]
     if not resolved:
         return None
     return resolved[0] if len(resolved) == 1 else resolved
 
 
-def _absolute(path: str) -> str:
+def local_path(path: str) -> str:
     expanded = os.path.expanduser(path)
     return os.path.abspath(expanded) if os.path.exists(expanded) else path

@@ -66,7 +66,7 @@ class FilesService:
 
     def _normalize_sync(self, raw: str, wf: LoadedWorkflow | None) -> dict[str, Any]:
         roots = self.roots()
-        path = _checked(roots, raw)
+        path = checked(roots, raw)
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -153,7 +153,7 @@ class FilesService:
             return Thumbnail(etag, await self.work.run(render_thumbnail, path, size))
 
     def _thumb_target(self, raw: str, size: int) -> tuple[Path, str]:
-        path = _checked(self.roots(), raw)
+        path = checked(self.roots(), raw)
         try:
             st = path.stat()
         except OSError:
@@ -251,13 +251,15 @@ class FilesService:
             raise NotFound(f"no workflow named {name!r}; known workflows: {known}", {"known": exc.known}) from None
 
 
-def _checked(roots: AllowedRoots, raw: str) -> Path:
+def checked(roots: AllowedRoots, raw: str, param: str = "path") -> Path:
+    """A path a user sent, normalized and inside the roots; else 403 (outside) or 400
+    (not a usable path, naming the request field ``param``)."""
     try:
         return roots.resolve(raw)
     except PathNotAllowed as exc:
         raise _forbidden(exc) from None
     except PathInvalid as exc:
-        raise InvalidRequest(str(exc), {"param": "path"}) from None
+        raise InvalidRequest(f"{param}: {exc}" if param != "path" else str(exc), {"param": param}) from None
 
 
 def _checked_path(roots: AllowedRoots, path: Path) -> Path:

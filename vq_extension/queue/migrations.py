@@ -135,12 +135,26 @@ V3 = [
     "CREATE INDEX idempotency_key_created ON idempotency_key (created_at)",
 ]
 
+# Auto-prompt's cache: captions and motion prompts by the hash of what produced them
+# (autoprompt/cache.py). A key says everything that made its value, so nothing goes stale;
+# a "regenerate" request overwrites the value with a fresh answer.
+V4 = [
+    """
+    CREATE TABLE autoprompt_cache (
+        kind        TEXT NOT NULL,   -- caption, motion
+        key         TEXT NOT NULL,   -- sha256 hex of the inputs
+        value       TEXT NOT NULL,   -- a caption, or a JSON list of motion prompts
+        PRIMARY KEY (kind, key)
+    )
+    """,
+]
+
 # Counters kept incrementally (issue 11): each job carries its prompts' status counts and
 # the run time of its succeeded prompts, and ``prompt_total`` holds the queue-wide counts,
 # all updated by the store in the same transaction as the status change they follow.
 # Re-deriving a job's status or the queue state is then O(1), not a GROUP BY over prompts.
 STATUSES = ("pending", "queued", "running", "canceling", "succeeded", "failed", "canceled", "interrupted")
-V4 = [
+V5 = [
     *(f"ALTER TABLE job ADD COLUMN n_{s} INTEGER NOT NULL DEFAULT 0" for s in STATUSES),
     "ALTER TABLE job ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0",  # sum over succeeded prompts
     "ALTER TABLE job ADD COLUMN run_count INTEGER NOT NULL DEFAULT 0",  # succeeded prompts with a start time
@@ -156,7 +170,7 @@ V4 = [
     "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)",
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -306,6 +306,12 @@ INSERT INTO setting (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 """
 
+SELECT_AUTOPROMPT = "SELECT value FROM autoprompt_cache WHERE kind = ? AND key = ?"
+UPSERT_AUTOPROMPT = """
+INSERT INTO autoprompt_cache (kind, key, value) VALUES (:kind, :key, :value)
+ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value
+"""
+
 JOB_ORDER = {
     "actionable": "status_rank, created_at DESC, id DESC",
     "created": "created_at, id",

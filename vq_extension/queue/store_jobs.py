@@ -1,6 +1,7 @@
 """The store's other half (``JobQueries``, mixed into ``store.SqliteQueueStore``): reads
-of jobs, prompts, counts and the log; instances and idempotency keys; settings, staging
-references and the audit trail; the set-based bulk actions and deleting finished jobs.
+of jobs, prompts, counts and the log; instances and idempotency keys; settings, the
+auto-prompt cache, staging references and the audit trail; the set-based bulk actions and
+deleting finished jobs.
 Job creation, prompt transitions, claims, the tick's ``apply`` and the counters are in
 ``store.py``; both run ``sql.py``'s statements on the one connection ``store.py`` opens."""
 
@@ -227,6 +228,17 @@ class JobQueries:
     def set_setting(self, key: str, value: Any) -> None:
         with self._tx() as conn:
             conn.execute(Q.UPSERT_SETTING, {"key": key, "value": json.dumps(value)})
+
+    # --- auto-prompt cache (autoprompt.cache.CacheStore) -------------------------------
+
+    def cache_get(self, kind: str, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(Q.SELECT_AUTOPROMPT, (kind, key)).fetchone()
+        return row[0] if row else None
+
+    def cache_put(self, kind: str, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(Q.UPSERT_AUTOPROMPT, {"kind": kind, "key": key, "value": value})
 
     # --- staging references ----------------------------------------------------------
 

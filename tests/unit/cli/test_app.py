@@ -19,7 +19,7 @@ def test_every_command_is_registered() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     assert set(sub.choices) == {"health", "workflows", "submit", "list", "status", "log", "cancel", "retry",
-                                "rm", "pause", "resume", "priority", "top", "clear", "watch", "cleanup"}
+                                "rm", "pause", "resume", "priority", "top", "clear", "watch", "cleanup", "autoprompt"}
 
 
 @pytest.mark.parametrize("argv", [["health"], ["pause"], ["resume"], ["workflows"], ["cleanup"], ["watch"],

@@ -172,8 +172,9 @@ def test_a_tick_is_one_transaction_with_its_claims_and_graphs(store: SqliteQueue
 
 
 def test_a_v2_database_with_work_in_it_upgrades_through_ownership_then_counters(tmp_path: Path) -> None:
-    """Main's migration 3 (instances, leases, idempotency keys) is released: the counters are
-    migration 4 and must apply after it on a database that has jobs in it."""
+    """Main's migrations 3 (instances, leases, idempotency keys) and 4 (auto-prompt cache) are
+    released: the counters are migration 5 and must apply after them on a database that has
+    jobs in it."""
     path = tmp_path / "vq.sqlite3"
     store = SqliteQueueStore(path)
     done, busy = new_job(store, 3), new_job(store, 4)
@@ -191,6 +192,7 @@ def test_a_v2_database_with_work_in_it_upgrades_through_ownership_then_counters(
         conn.execute("DROP TABLE prompt_total")
         conn.execute("DROP TABLE instance")
         conn.execute("DROP TABLE idempotency_key")
+        conn.execute("DROP TABLE autoprompt_cache")
         for column in [f"n_{s.value}" for s in PromptStatus] + ["run_seconds", "run_count"]:
             conn.execute(f"ALTER TABLE job DROP COLUMN {column}")
         conn.execute("PRAGMA user_version = 2")
