@@ -187,6 +187,7 @@ def fill(store: Any, jobs: int, per_job: int) -> None:
         for rank, s in enumerate(ACTIONABLE_ORDER):  # status_rank as the store derives it
             conn.execute("UPDATE job SET status_rank = ? WHERE status = ?", (rank, s.value))
         conn.execute("COMMIT")
+    store.repair_counters()  # the statuses above bypassed the store's incremental counters
 
 
 async def list_bench(jobs: int, per_job: int, repeats: int) -> list[dict[str, Any]]:

@@ -20,10 +20,13 @@ the ms timestamps of each prompt's execution_start and execution_success message
   wall    client clock, first POST sent -> last prompt seen finished on the websocket
   tail    last execution_success -> the client saw the last prompt finished (vq: ~1 s when
           vq noticed the job's last prompt only at its next 1 s poll)
+  seen    vq only: last execution_success -> vq recorded that prompt finished (its
+          finished_at, server clock): the dispatcher's part of the tail, without the
+          event coalescing and websocket
   ratio   vq p/s ÷ native p/s of the same round (then the median over rounds)
 
 "Finished" is seen on ComfyUI's websocket (a small stdlib client): `executing` with
-node null for our own prompts, `vq.prompt` with a terminal status for vq's. The script
+node null for our own prompts, a terminal status in `vq.prompts` (`vq.prompt` before) for vq's. The script
 also counts the `vq.*` messages each run sent. Before every run it waits for an idle
 queue, POSTs /free {"unload_models": true} (ComfyUI's worker then runs its gc.collect
 now instead of in the middle of the run) and sleeps --settle seconds.
@@ -50,6 +53,7 @@ import threading
 import time
 import uuid
 import zlib
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -164,6 +168,16 @@ class Ws:
         self.sock.close()
 
 
+def finished_in(typ: str, d: dict) -> tuple[list[str], list[tuple[int, int]]]:
+    """What one websocket message says has finished: ComfyUI prompt ids (`executing` with
+    node null) and vq prompts as (job id, index) (a terminal status in `vq.prompts`, the
+    batch of one 50 ms window, or in `vq.prompt`, which vq sent before the batches)."""
+    if typ == "executing" and d.get("node") is None and d.get("prompt_id"):
+        return [d["prompt_id"]], []
+    briefs = d.get("prompts") if typ == "vq.prompts" else [d.get("prompt")] if typ == "vq.prompt" else []
+    return [], [(p["job_id"], p["index"]) for p in briefs or [] if p and p.get("status") in TERMINAL]
+
+
 class Listener:
     """Reads the websocket on a thread; records when prompts finish and counts vq.* messages."""
 
@@ -173,6 +187,7 @@ class Listener:
         self.cond = threading.Condition()
         self.done: dict[str, float] = {}        # ComfyUI prompt id -> perf_counter when finished
         self.vq_done: dict[tuple[int, int], float] = {}  # (vq job id, index) -> perf_counter
+        self.vq_finished: dict[str, float] = {}  # ComfyUI prompt id -> vq's finished_at (epoch s)
         self.vq_messages: dict[str, int] = {}
         self.last = time.perf_counter()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -191,19 +206,18 @@ class Listener:
                     msg = json.loads(data)
                 except ValueError:
                     continue
-                typ, d = msg.get("type"), msg.get("data") or {}
+                typ, d = str(msg.get("type")), msg.get("data") or {}
+                comfy_ids, vq_keys = finished_in(typ, d)
                 with self.cond:
                     self.last = t
                     if typ.startswith("vq."):
                         self.vq_messages[typ] = self.vq_messages.get(typ, 0) + 1
-                    if typ == "executing" and d.get("node") is None and d.get("prompt_id"):
-                        self.done.setdefault(d["prompt_id"], t)
+                    for cpid in comfy_ids:
+                        self.done.setdefault(cpid, t)
+                    for key in vq_keys:
+                        self.vq_done.setdefault(key, t)
+                    if comfy_ids or vq_keys:
                         self.cond.notify_all()
-                    elif typ == "vq.prompt":
-                        p = d.get("prompt") or {}
-                        if p.get("status") in TERMINAL:
-                            self.vq_done.setdefault((p.get("job_id"), p.get("index")), t)
-                            self.cond.notify_all()
         except (OSError, ConnectionError):
             pass
 
@@ -330,6 +344,8 @@ def run_vq(c: Comfy, ws: Listener, graphs: list[dict], timeout: float) -> tuple[
         p = by_index.get(i) or {}
         cpid = p.get("comfy_prompt_id") or f"missing-{job_id}-{i}"
         ids.append(cpid)
+        if p.get("finished_at"):
+            ws.vq_finished[cpid] = datetime.fromisoformat(p["finished_at"].replace("Z", "+00:00")).timestamp()
         if (job_id, i) in ws.vq_done:
             ws.done.setdefault(cpid, ws.vq_done[(job_id, i)])
     return ids, t0
@@ -356,6 +372,7 @@ def times(entry: dict) -> tuple[int | None, int | None, str | None]:
 def analyze(ids: list[str], hist: dict, ws: Listener, t0: float, t0_epoch: float) -> dict:
     ran = []
     errors = 0
+    last_id = None
     for i in ids:
         h = hist.get(i)
         if not h:
@@ -366,6 +383,8 @@ def analyze(ids: list[str], hist: dict, ws: Listener, t0: float, t0_epoch: float
             errors += 1
             continue
         ran.append((start, end))
+        if last_id is None or end >= times(hist[last_id])[1]:
+            last_id = i
     ran.sort()
     execs = [e - s for s, e in ran]
     gaps = [b[0] - a[1] for a, b in zip(ran, ran[1:])]
@@ -384,8 +403,11 @@ def analyze(ids: list[str], hist: dict, ws: Listener, t0: float, t0_epoch: float
         "gap_max_ms": max(gaps) if gaps else None,
         # same machine, so the server's epoch ms and ours compare: submit -> first start
         "first_start_ms": round(ran[0][0] - t0_epoch * 1000, 1) if ran else None,
-        # last execution_success -> the client saw the last prompt finished (vq: its vq.prompt)
+        # last execution_success -> the client saw the last prompt finished (vq: its vq.prompts brief)
         "tail_ms": round((t0_epoch + (max(finished) - t0)) * 1000 - ran[-1][1], 1) if ran and finished else None,
+        # vq: its own finished_at of the last prompt (ms precision) - that prompt's execution_success
+        "seen_ms": round(ws.vq_finished[last_id] * 1000 - times(hist[last_id])[1], 1)
+        if last_id in ws.vq_finished else None,
     }
 
 
@@ -403,7 +425,7 @@ def report(results: list[dict], modes: list[str]) -> str:
         n = rs[0]["n"]
         lines.append(f"\n== {size} px, N={n}, {max(r['round'] for r in rs)} round(s); median [min-max] over rounds ==")
         lines.append(f"{'mode':10} {'prompts/s':>22} {'ratio vs native':>22} {'gap mean ms':>20} "
-                     f"{'exec median ms':>18} {'exec mean ms':>20} {'wall p/s':>20} {'1st start ms':>18} {'tail ms':>18} {'vq.* msgs':>10}")
+                     f"{'exec median ms':>18} {'exec mean ms':>20} {'wall p/s':>20} {'1st start ms':>18} {'tail ms':>18} {'seen ms':>18} {'vq.* msgs':>10}")
         native = {r["round"]: r["prompts_s"] for r in rs if r["mode"] == "native"}
         for mode in modes:
             m = [r for r in rs if r["mode"] == mode]
@@ -413,11 +435,12 @@ def report(results: list[dict], modes: list[str]) -> str:
                          f"{spread([r['gap_mean_ms'] for r in m]):>20} {spread([r['exec_median_ms'] for r in m]):>18} "
                          f"{spread([r['exec_mean_ms'] for r in m]):>20} {spread([r['wall_prompts_s'] for r in m]):>20} "
                          f"{spread([r['first_start_ms'] for r in m]):>18} {spread([r['tail_ms'] for r in m]):>18} "
-                         f"{spread(msgs):>10}")
+                         f"{spread([r.get('seen_ms') for r in m]):>18} {spread(msgs):>10}")
     lines.append("(prompts/s = ok prompts / server span first execution_start -> last execution_success; "
                  "ratio per round; gap = execution_success -> next execution_start; ms timestamps from history;\n"
                  " wall p/s = client clock POST -> last finished seen; 1st start = POST -> first execution_start;\n"
-                 " tail = last execution_success -> the client saw the last prompt finished)")
+                 " tail = last execution_success -> the client saw the last prompt finished;\n"
+                 " seen = last execution_success -> vq's finished_at of that prompt (vq only))")
     return "\n".join(lines)
 
 

@@ -208,6 +208,9 @@ class NoBrowsers:
     def prompt(self, prompt: PromptRecord) -> None:
         pass
 
+    def progress(self, prompt: PromptRecord) -> None:
+        pass
+
     def queue(self) -> None:
         pass
 

@@ -224,3 +224,31 @@ async def test_pause_during_a_submit_takes_that_prompt_back_too(client: Any, com
     held.release()
     await wait_prompt(client, created["prompts"][0]["id"], {"succeeded"})
     assert comfy_ids(comfy) == (set(), set()) and (await job(client, created["id"]))["counts"]["pending"] == 1
+
+
+async def test_a_1000_prompt_cancel_sends_a_few_dozen_messages_and_hands_nothing_more_to_comfyui(
+    client: Any, comfy: Any, plugin: Any
+) -> None:
+    """Set-based cancel: the pending prompts go in one statement (the dispatcher cannot claim
+    any of them meanwhile), and the events coalesce: one vq.job per job per window, one
+    vq.queue per window, prompt briefs batched in vq.prompts."""
+    held = hold(comfy)  # the first prompt runs (interruptibly) until released, while we cancel
+    created = await submit(client, [upscale(1 + i / 10_000, prefix=f"vq_test/c{i}") for i in range(1000)])
+    await wait_for(lambda: comfy_ids(comfy)[0], what="the first prompt running in ComfyUI")
+    await plugin.dispatcher.events.drain()
+    handed = len({p.comfy_prompt_id for p in await plugin.db.run(plugin.store.job_prompts, created["id"])
+                  if p.comfy_prompt_id})
+    mark = len(comfy.sent)
+    resp = await client.post(f"/api/vq/v1/jobs/{created['id']}/cancel")
+    answer = await resp.json()
+    assert resp.status == 200 and answer["canceled"] + answer["canceling"] == 1000, answer
+    held.release()
+    done = await wait_job(client, created["id"], {"canceled"}, timeout=20)
+    assert done["counts"] == {"canceled": 1000}
+    await plugin.dispatcher.events.drain()
+    sent = [(e, d) for e, d, _sid in comfy.sent[mark:] if isinstance(e, str) and e.startswith("vq.")]
+    assert len(sent) <= 50, [e for e, _ in sent]
+    assert {e for e, _ in sent} <= {"vq.job", "vq.prompts", "vq.queue"}
+    assert sum(len(d["prompts"]) for e, d in sent if e == "vq.prompts") <= 10  # only the ones in ComfyUI
+    again = {p.comfy_prompt_id for p in await plugin.db.run(plugin.store.job_prompts, created["id"]) if p.comfy_prompt_id}
+    assert len(again) == handed, "the dispatcher handed more prompts of the job to ComfyUI during the cancel"

@@ -95,7 +95,7 @@ async def test_events_are_broadcast_for_jobs_prompts_and_queue(client: Any, comf
 
     final = await wait_for(last_job_event, what="a vq.job event saying succeeded")
     assert final["done"] == 1 and final["counts"] == {"succeeded": 1}
-    await wait_for(lambda: {"vq.job", "vq.prompt", "vq.queue"} <= vq_events(), what="all three kinds of event")
+    await wait_for(lambda: {"vq.job", "vq.prompts", "vq.queue"} <= vq_events(), what="all three kinds of event")
     assert all(sid is None for e, _, sid in comfy.sent if isinstance(e, str) and e.startswith("vq.")), "broadcast"
 
 

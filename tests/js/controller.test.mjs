@@ -235,6 +235,23 @@ test("a poll failure records the HTTP status and code (the status bar explains a
   t.controller.stop();
 });
 
+test("vq.prompts events reach the loaded detail in one dispatch; empty or malformed batches are ignored", async () => {
+  const t = setup();
+  t.controller.start();
+  t.controller.mount();
+  await settle();
+  const seen = [];
+  const unsubscribe = t.store.subscribe ? t.store.subscribe(() => seen.push(1)) : null;
+  const before = t.store.getState();
+  t.controller.events.prompts({ prompts: [] });
+  t.controller.events.prompts({});
+  t.controller.events.prompts(null);
+  assert.equal(t.store.getState(), before, "nothing dispatched");
+  t.controller.events.prompts({ prompts: [{ id: 1, job_id: 99, status: "running" }, { id: 2, job_id: 99, status: "queued" }] });
+  if (unsubscribe) assert.ok(seen.length <= 1, "one dispatch for the batch");
+  t.controller.stop();
+});
+
 test("delete job asks first, removes the row and refetches", async () => {
   const deleted = [];
   const t = setup({ client: { deleteJob: async (id) => { deleted.push(id); return { id, deleted: true }; } } });

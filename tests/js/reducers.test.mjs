@@ -156,19 +156,19 @@ test("prompt events patch one prompt of a loaded detail; settling marks the deta
   const detail = { ...job(1, { status: "running" }), params: {}, prompts: [prompt(1, 1), prompt(2, 1)] };
   s = reducer(s, { type: "detail/loaded", job: detail });
   const before = s.details[1].job.prompts;
-  s = reducer(s, { type: "prompt/event", prompt: { id: 1, job_id: 1, status: "running", progress: { value: 2, max: 20 } } });
+  s = reducer(s, { type: "prompts/event", prompts: [{ id: 1, job_id: 1, status: "running", progress: { value: 2, max: 20 } }] });
   const after = s.details[1].job.prompts;
   assert.equal(after[0].progress.value, 2);
   assert.equal(after[1], before[1], "the other prompt keeps its identity");
   s = reducer(s, { type: "detail/request", id: 1 });
   assert.equal(s.details[1].stale, false);
-  s = reducer(s, { type: "prompt/event", prompt: { id: 1, job_id: 1, status: "running", progress: { value: 3, max: 20 } } });
+  s = reducer(s, { type: "prompts/event", prompts: [{ id: 1, job_id: 1, status: "running", progress: { value: 3, max: 20 } }] });
   assert.equal(s.details[1].stale, false, "progress alone does not refetch");
-  s = reducer(s, { type: "prompt/event", prompt: { id: 1, job_id: 1, status: "succeeded", progress: null } });
+  s = reducer(s, { type: "prompts/event", prompts: [{ id: 1, job_id: 1, status: "succeeded", progress: null }] });
   assert.equal(s.details[1].stale, true, "outputs come with the refetch");
-  const unknown = reducer(s, { type: "prompt/event", prompt: { id: 99, job_id: 1, status: "pending" } });
+  const unknown = reducer(s, { type: "prompts/event", prompts: [{ id: 99, job_id: 1, status: "pending" }] });
   assert.equal(unknown.details[1].stale, true);
-  const noDetail = reducer(s, { type: "prompt/event", prompt: { id: 5, job_id: 77, status: "running" } });
+  const noDetail = reducer(s, { type: "prompts/event", prompts: [{ id: 5, job_id: 77, status: "running" }] });
   assert.equal(noDetail, s, "no detail loaded: nothing to patch");
 });
 
@@ -252,4 +252,20 @@ test("collapsing a card frees its detail and log; closing a prompt JSON frees it
   s = reducer(s, { type: "disclosure/toggle", key: "json:7" });
   assert.equal(s.graphs[7], undefined);
   assert.equal(s.disclosures["jsonall:7"], undefined);
+});
+
+test("a vq.prompts batch patches every listed prompt in one action, across jobs", () => {
+  let s = loaded([job(1, { status: "running" }), job(2, { status: "running" })]);
+  s = reducer(s, { type: "detail/loaded", job: { ...job(1, { status: "running" }), params: {}, prompts: [prompt(1, 1), prompt(2, 1)] } });
+  s = reducer(s, { type: "detail/loaded", job: { ...job(2, { status: "running" }), params: {}, prompts: [prompt(3, 2)] } });
+  s = reducer(s, { type: "detail/request", id: 1 });
+  s = reducer(s, { type: "detail/request", id: 2 });
+  s = reducer(s, { type: "prompts/event", prompts: [
+    { id: 1, job_id: 1, status: "running", progress: { value: 5, max: 10 } },
+    { id: 2, job_id: 1, status: "queued", comfy_prompt_id: "c2" },
+    { id: 3, job_id: 2, status: "running", progress: { value: 1, max: 4 } },
+  ] });
+  assert.equal(s.details[1].job.prompts[0].progress.value, 5);
+  assert.equal(s.details[1].job.prompts[1].comfy_prompt_id, "c2");
+  assert.equal(s.details[2].job.prompts[0].progress.value, 1);
 });

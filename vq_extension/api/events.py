@@ -1,8 +1,13 @@
-"""Websocket events for the sidebar: ``vq.job``, ``vq.prompt``, ``vq.queue``, ``vq.autoprompt``.
+"""Websocket events for the sidebar: ``vq.job``, ``vq.prompts``, ``vq.queue``, ``vq.autoprompt`` (docs/api.md).
 
-Job and queue events are coalesced: all changes within ``COALESCE_SECONDS`` send one event
-per job, so a 1,000-prompt cancel does not flood every browser (nor the database with
-summary queries while prompts hand over)."""
+Everything is coalesced per ``COALESCE_SECONDS`` window: changes mark a prompt, a job or
+the queue dirty, and one flush per window sends at most one ``vq.prompts`` (the briefs of
+every prompt that changed, progress included), one ``vq.job`` per changed job and one
+``vq.queue``, reading the summaries and queue counts in one trip to the DB thread. Changes
+that arrive while a flush runs wait for the next window: a 1,000-prompt cancel or a busy
+queue of 2 ms prompts sends a few messages per window, not several per prompt.
+``vq.autoprompt`` is sent at once (one per LM Studio answer, seconds apart).
+"""
 
 from __future__ import annotations
 
@@ -20,20 +25,30 @@ log = logging.getLogger("vq.events")
 
 Broadcast = Callable[[str, dict[str, Any]], None]
 COALESCE_SECONDS = 0.05  # 20 updates a second is as fast as anyone reads a status badge
+MAX_BRIEFS = 200  # more prompts changed in one window: the vq.job events tell the sidebar to refetch
 
 
 class EventPublisher:
-    def __init__(self, broadcast: Broadcast, reader: QueueReader, live: LiveProgress) -> None:
+    def __init__(self, broadcast: Broadcast, reader: QueueReader, live: LiveProgress,
+                 window: float = COALESCE_SECONDS) -> None:
         self._broadcast = broadcast
         self._reader = reader
         self._live = live
+        self._window = window
+        self._prompts: dict[int, PromptRecord] = {}
         self._dirty_jobs: set[int] = set()
         self._queue_dirty = False
         self._flush_task: asyncio.Task[None] | None = None
 
     def prompt(self, prompt: PromptRecord) -> None:
-        self._broadcast("vq.prompt", {"prompt": prompt_brief(prompt, self._live)})
+        """A prompt changed status: its brief, its job's summary and the queue state are due."""
+        self._prompts[prompt.id] = prompt
         self.job(prompt.job_id)
+
+    def progress(self, prompt: PromptRecord) -> None:
+        """A running prompt's live progress moved: only its brief is due."""
+        self._prompts.setdefault(prompt.id, prompt)
+        self._schedule()
 
     def autoprompt(self, event: dict[str, Any]) -> None:
         """One image done in a stage, or a run ended: sent at once (one per LM Studio answer,
@@ -46,23 +61,33 @@ class EventPublisher:
 
     def queue(self) -> None:
         self._queue_dirty = True
-        if self._flush_task is None or self._flush_task.done():
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._flush_task is None:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(COALESCE_SECONDS)  # let the changes of this moment pile up
         try:
-            while self._dirty_jobs or self._queue_dirty:
-                jobs, self._dirty_jobs = sorted(self._dirty_jobs), set()
-                queue_dirty, self._queue_dirty = self._queue_dirty, False
-                for summary in await self._reader.job_summaries(jobs):
-                    self._broadcast("vq.job", {"job": summary})
-                if queue_dirty:
-                    self._broadcast("vq.queue", await self._reader.queue_state())
+            await asyncio.sleep(self._window)  # let the changes of this window pile up
+            prompts, self._prompts = list(self._prompts.values()), {}
+            jobs, self._dirty_jobs = sorted(self._dirty_jobs), set()
+            queue_dirty, self._queue_dirty = self._queue_dirty, False
+            summaries, queue = await self._reader.events_snapshot(jobs, queue_dirty)
+            if 0 < len(prompts) <= MAX_BRIEFS:
+                self._broadcast("vq.prompts", {"prompts": [prompt_brief(p, self._live) for p in prompts]})
+            for summary in summaries:
+                self._broadcast("vq.job", {"job": summary})
+            if queue is not None:
+                self._broadcast("vq.queue", queue)
         except Exception:  # events are hints; a failure must not take the dispatcher down
             log.exception("vq: sending queue events failed")
+        finally:
+            self._flush_task = None
+            if self._prompts or self._dirty_jobs or self._queue_dirty:
+                self._schedule()  # what changed meanwhile goes out one window later
 
     async def drain(self) -> None:
         """Wait until pending events are sent (tests, shutdown)."""
-        while self._flush_task is not None and not self._flush_task.done():
-            await self._flush_task
+        while self._flush_task is not None:
+            await asyncio.shield(self._flush_task)

@@ -10,6 +10,7 @@ from ..errors import NotFound
 from ..queue.executor import DbExecutor
 from ..queue.models import JobStatus, PromptStatus
 from ..queue.progress import LiveProgress, WorkerState
+from ..queue.records import JobRecord
 from ..queue.store import SqliteQueueStore
 from .views import job_summary, log_entry, prompt_detail, stuck_prompts
 
@@ -32,15 +33,22 @@ class QueueReader:
         return await self.db.run(self._summaries_sync, list(job_ids))
 
     def _summaries_sync(self, job_ids: list[int]) -> list[dict[str, Any]]:
-        jobs = [j for j in (self.store.get_job(jid) for jid in job_ids) if j is not None]
-        return self._summarize(jobs)
+        return self._summarize(self.store.get_jobs(job_ids))
 
-    def _summarize(self, jobs: list[Any]) -> list[dict[str, Any]]:
-        ids = [j.id for j in jobs]
-        counts = self.store.prompt_counts(ids)
-        averages = self.store.average_seconds(ids)
+    def _summarize(self, jobs: list[JobRecord]) -> list[dict[str, Any]]:
+        """Summaries from the jobs' own counters: no query per job, nothing O(prompts)."""
         now = self.clock()
-        return [job_summary(j, counts[j.id], self.live, averages.get(j.id), now) for j in jobs]
+        return [job_summary(j, j.counts, self.live, j.average_seconds, now) for j in jobs]
+
+    async def events_snapshot(
+        self, job_ids: Sequence[int], with_queue: bool
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """What one flush of the event publisher sends, in one trip to the DB thread."""
+        def query() -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+            summaries = self._summaries_sync(list(job_ids))
+            return summaries, self._queue_state() if with_queue else None
+
+        return await self.db.run(query)
 
     async def job_summary(self, job_id: int) -> dict[str, Any]:
         found = await self.job_summaries([job_id])
@@ -107,8 +115,12 @@ class QueueReader:
         return await self.db.run(query)
 
     async def queue_state(self) -> dict[str, Any]:
-        totals = await self.db.run(self.store.prompt_totals)
-        running = await self.db.run(self.store.running_with_average) if totals.get(PromptStatus.RUNNING) else []
+        return await self.db.run(self._queue_state)
+
+    def _queue_state(self) -> dict[str, Any]:
+        """On the DB thread: the kept totals, and the running prompts only when there are any."""
+        totals = self.store.prompt_totals()
+        running = self.store.running_with_average() if totals.get(PromptStatus.RUNNING) else []
         return {
             "paused": self.worker.paused,
             "worker": self.worker.label,

@@ -100,8 +100,11 @@ class ComfyBridge:
         self._validate_params = validate_arity(execution)
         self.capabilities = detect(server=server, execution=execution, folder_paths=folder_paths, version=version,
                                    has_post_prompt=self._post_prompt is not None)
+        self._history_map = "map_function" in inspect.signature(server.prompt_queue.get_history).parameters
         self._watched: Collection[str] = frozenset()
         self._listener: TapListener | None = None
+        self._progress: dict[str, dict[str, Any]] = {}  # comfy prompt id -> latest progress (worker thread writes)
+        self._progress_due = False
 
     @staticmethod
     def server_instance() -> Any:
@@ -271,7 +274,12 @@ class ComfyBridge:
 
     def outcome(self, comfy_prompt_id: str) -> Outcome | None:
         """The prompt's ending from history, or None if history does not have it."""
-        entry = self.server.prompt_queue.get_history(prompt_id=comfy_prompt_id).get(comfy_prompt_id)
+        queue = self.server.prompt_queue
+        if self._history_map:  # no deep copy of the entry (graph included) under ComfyUI's mutex
+            found = queue.get_history(prompt_id=comfy_prompt_id, map_function=_outcome_fields)
+        else:
+            found = queue.get_history(prompt_id=comfy_prompt_id)
+        entry = found.get(comfy_prompt_id)
         if entry is None:
             return None
         status = entry.get("status") or {}
@@ -344,11 +352,31 @@ class ComfyBridge:
         if comfy_prompt_id not in self._watched or self._listener is None:
             return
         payload = {k: data.get(k) for k in ("node", "value", "max", "node_id", "exception_message") if k in data}
+        if event == "progress" or (event == "executing" and payload.get("node") is not None):
+            # Progress is a hint: keep the latest per prompt and wake the loop once for a burst
+            # (a sampler sends one per step), not once per event.
+            self._progress.setdefault(comfy_prompt_id, {}).update(payload)
+            if not self._progress_due:
+                self._progress_due = True
+                self.loop.call_soon_threadsafe(self._deliver_progress)
+            return
         self.loop.call_soon_threadsafe(self._listener, event, comfy_prompt_id, payload)
+
+    def _deliver_progress(self) -> None:
+        self._progress_due = False
+        latest, self._progress = self._progress, {}
+        if self._listener is not None:
+            for comfy_prompt_id, payload in latest.items():
+                self._listener("progress", comfy_prompt_id, payload)
 
     def broadcast(self, event: str, data: dict[str, Any]) -> None:
         """Send a vq event to every connected browser (safe from any thread)."""
         self.server.send_sync(event, data)
+
+
+def _outcome_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a history entry ``outcome`` reads (history entries are not changed once written)."""
+    return {"status": entry.get("status"), "outputs": entry.get("outputs"), "meta": entry.get("meta")}
 
 
 def _find_route(routes: Any, method: str, path: str) -> Callable[..., Any] | None:

@@ -1,10 +1,12 @@
 """Feeds ComfyUI from the durable queue and brings its results back (DESIGN §4).
 
-One asyncio task on ComfyUI's loop runs ``tick()`` whenever it is nudged (a tap event, a
-submit, a resume) or the poll interval passes. A tick:
+One asyncio task on ComfyUI's loop runs ``tick()`` whenever it is nudged (a prompt ended
+in ComfyUI, a submit, a resume) or the poll interval passes. A tick:
 1. reconciles every prompt vq has in ComfyUI: queue first, then history (the truth);
 2. enforces timeouts and repeats cancels' interrupts that ComfyUI may have lost;
 3. unless paused, tops ComfyUI's queue up to ``max_in_flight`` vq prompts.
+Steps 1 and 3 are one DB trip and one transaction (``store.apply``); the prompts in ComfyUI
+are tracked in memory, re-read once per poll interval (docs/performance.md).
 All state writes go through the store's guarded transitions, so a late event or a
 second worker can never double-finish a prompt.
 """
@@ -18,25 +20,27 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
-from ..comfy.bridge import ComfyUnavailable, Outcome
 from ..config import Settings
 from ..errors import PromptError
 from .executor import DbExecutor
+from .feeding import Feeder
 from .models import IN_COMFY, JobStatus, PromptStatus
+from .outcomes import change, finish
 from .ownership import Instance, why_ours
 from .ports import Bridge, EventSink
 from .progress import LiveProgress, WorkerState
-from .records import LogLine, PromptRecord, Transition
+from .records import Change, InstanceRecord, LogLine, PromptRecord, Transition
 from .store import SqliteQueueStore
 
 log = logging.getLogger("vq.dispatcher")
 P = PromptStatus
 
 PAUSED_SETTING = "paused"
-UNAVAILABLE_BACKOFF_SECONDS = 5.0
+STARTED_TICK_DELAY = 0.25  # a started prompt is marked running at most this late (if it still runs)
+MISSING_RETRY_SECONDS = 0.02  # ComfyUI announced an end before writing history: look again soon
 
 
-class Dispatcher:
+class Dispatcher(Feeder):
     def __init__(
         self,
         *,
@@ -56,6 +60,7 @@ class Dispatcher:
         # Who this process is among the instances sharing the database (queue/ownership.py).
         self.instance = instance or Instance.here(host=settings.owner_id, port=None, started_at=clock())
         self._renewed_at: float | None = None
+        self._pauses = 0  # set_paused calls here: a renewing tick's read of the setting is stale if this moved
         self.input_problem = input_problem  # staged name -> why ComfyUI could not load it, or None
         self.live, self.worker, self.settings, self.clock = live, worker, settings, clock
         self._nudge = asyncio.Event()
@@ -65,6 +70,8 @@ class Dispatcher:
         self._missing_since: dict[int, float] = {}
         self._interrupted_at: dict[int, float] = {}
         self._blocked_until = 0.0
+        self._synced_at = float("-inf")  # when _tracked was last re-read from the store
+        self._later: asyncio.TimerHandle | None = None  # one pending delayed nudge at most
         self.on_job_succeeded = on_job_succeeded  # once a job has fully succeeded (the `_processed` move)
         self._after_tasks: set[asyncio.Task[None]] = set()
 
@@ -73,7 +80,9 @@ class Dispatcher:
     async def start(self) -> None:
         """Recover from the previous run, then run the loop as a background task."""
         self.worker.paused = bool(await self.db.run(self.store.get_setting, PAUSED_SETTING, False))
-        await self._renew(self.clock(), force=True)
+        now, lease = self.clock(), self.settings.lease_seconds
+        await self.db.run(self.store.heartbeat, self.instance.record(now, lease), now, lease)
+        self._renewed_at = now
         await self.recover()
         self.bridge.install_tap(self._on_comfy_event)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="vq-dispatcher")
@@ -103,18 +112,18 @@ class Dispatcher:
                 else:
                     self.worker.error = None
                 await self._sleep()
-        except asyncio.CancelledError:
-            raise
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             self.worker.error = f"dispatcher stopped: {type(exc).__name__}: {exc}"
             raise
         finally:
             self.worker.running = False
 
     async def _sleep(self) -> None:
-        timeout = self.settings.poll_seconds if self._tracked else self.settings.idle_poll_seconds
         with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._nudge.wait(), timeout)
+            await asyncio.wait_for(self._nudge.wait(), self.settings.poll_seconds if self._tracked
+                                   else self.settings.idle_poll_seconds)
         self._nudge.clear()
 
     async def run_until_idle(self, timeout: float = 10.0) -> None:
@@ -134,27 +143,58 @@ class Dispatcher:
 
     async def tick(self) -> None:
         now = self.clock()
-        await self._renew(now)
-        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
-        mine = [p for p in in_comfy if p.owner == self.instance.id]
-        await self._reconcile(mine, now)
-        if len(mine) < len(in_comfy):
-            await self._adopt([p for p in in_comfy if p.owner != self.instance.id], now)
+        if now - self._synced_at >= self.settings.poll_seconds:  # the poll: trust the store, not memory
+            await self._sync(now)
+        changes = await self._reconcile(now)
+        claim = 0
         if not self.worker.paused and now >= self._blocked_until:
-            await self._fill(now)
+            leaving = {c.prompt_id for c in changes if c.to not in IN_COMFY}
+            staying = sum(1 for p in self._tracked.values() if p.id not in leaving)
+            claim = max(0, self.settings.max_in_flight - staying)
+        renewal = self._renewal(now)  # the lease: renewed in the same transaction every lease / 3
+        if changes or claim or renewal:
+            pauses = self._pauses
+            result = await self.db.run(self.store.apply, changes, claim=claim, owner=self.instance.id, now=now,
+                                       lease_seconds=self.settings.lease_seconds, heartbeat=renewal,
+                                       read_setting=PAUSED_SETTING if renewal else None)
+            for change, t in zip(changes, result.transitions):
+                if t is not None:
+                    self._record(t, change.log or LogLine("", ""), nudge=False)
+            if renewal is not None:
+                self._renewed_at = now
+                if pauses == self._pauses:  # not paused or resumed here meanwhile: the stored value holds
+                    await self._follow_pause(bool(result.setting))
+            await self._submit_claimed(result.claimed, now)
         self.worker.in_flight = len(self._tracked)
         self.bridge.watch(self._tracked.keys())
 
-    async def _renew(self, now: float, *, force: bool = False) -> None:
-        """Tell the other instances this one is alive and still owns its prompts (every
-        third of a lease); pick up a pause set through another instance."""
+    async def _sync(self, now: float) -> None:
+        """The poll: re-read this instance's prompts in ComfyUI from the store. One that is
+        no longer this instance's was taken over by another instance while this one could not
+        renew its lease (hung, database locked): it must not run here too. Other instances'
+        prompts whose owner is gone are recovered (queue/ownership.py)."""
+        in_comfy = await self.db.run(self.store.prompts_in, IN_COMFY)
+        mine = {p.comfy_prompt_id: p for p in in_comfy if p.owner == self.instance.id and p.comfy_prompt_id}
+        for comfy_prompt_id in self._tracked.keys() - mine.keys():
+            if self.bridge.delete_pending(comfy_prompt_id) or self.bridge.interrupt(comfy_prompt_id):
+                log.warning("vq: prompt %s was taken over by another instance; removed it from this ComfyUI",
+                            self._tracked[comfy_prompt_id].id)
+        self._tracked = mine
+        self._synced_at = now
+        if len(mine) < len(in_comfy):
+            await self._adopt([p for p in in_comfy if p.owner != self.instance.id], now)
+
+    def _renewal(self, now: float) -> InstanceRecord | None:
+        """This instance's row for the tick's transaction when its lease is due (every third
+        of ``lease_seconds``), else None."""
         lease = self.settings.lease_seconds
-        if not force and self._renewed_at is not None and now - self._renewed_at < lease / 3:
-            return
-        await self.db.run(self.store.heartbeat, self.instance.record(now, lease), now, lease)
-        self._renewed_at = now
-        paused = bool(await self.db.run(self.store.get_setting, PAUSED_SETTING, False))
-        if paused != self.worker.paused and not force:
+        if self._renewed_at is not None and now - self._renewed_at < lease / 3:
+            return None
+        return self.instance.record(now, lease)
+
+    async def _follow_pause(self, paused: bool) -> None:
+        """A pause or resume set through another instance (read in the renewing tick)."""
+        if paused != self.worker.paused:
             self.worker.paused = paused
             if paused:
                 await self.pull_back_queued()
@@ -170,41 +210,36 @@ class Dispatcher:
                 where = "running" if prompt.started_at else "waiting in ComfyUI's queue"
                 await self._lost(prompt, now, f"{why} while it was {where}", lease_before=lease_before)
 
-    async def _reconcile(self, in_comfy: list[PromptRecord], now: float) -> None:
-        """This instance's prompts in ComfyUI: follow each to its end."""
-        previous = self._tracked
-        self._tracked = {p.comfy_prompt_id: p for p in in_comfy if p.comfy_prompt_id}
-        for comfy_prompt_id in previous.keys() - self._tracked.keys():
-            # Taken over by another instance while this one could not renew its lease (hung,
-            # database locked): it is someone else's now, so it must not run here too.
-            if self.bridge.delete_pending(comfy_prompt_id) or self.bridge.interrupt(comfy_prompt_id):
-                log.warning("vq: prompt %s was taken over by another instance; removed it from this ComfyUI",
-                            previous[comfy_prompt_id].id)
-        if not in_comfy:
-            return
+    async def _reconcile(self, now: float) -> list[Change]:
+        """ComfyUI's news of the tracked prompts as transitions (lost prompts, timeouts: done here)."""
+        if not self._tracked:
+            return []
+        changes: list[Change] = []
         snapshot = self.bridge.snapshot()  # queue first, then history: never a false "missing"
-        for prompt in in_comfy:
+        for prompt in list(self._tracked.values()):
             comfy_prompt_id = prompt.comfy_prompt_id or ""
             if comfy_prompt_id in snapshot.running:
                 self._missing_since.pop(prompt.id, None)
-                await self._while_running(prompt, now)
+                changes += await self._while_running(prompt, now)
             elif comfy_prompt_id in snapshot.pending:
                 self._missing_since.pop(prompt.id, None)
                 if prompt.status is P.CANCELING and self.bridge.delete_pending(comfy_prompt_id):
-                    await self._apply(prompt, P.CANCELED, now, "canceled", "removed from ComfyUI's queue")
+                    changes.append(change(prompt, P.CANCELED, "canceled", "removed from ComfyUI's queue"))
             else:
                 outcome = self.bridge.outcome(comfy_prompt_id)
                 if outcome is not None:
                     self._missing_since.pop(prompt.id, None)
-                    await self._finish(prompt, outcome, now)
+                    changes.append(finish(prompt, outcome, self.settings.prompt_timeout_seconds))
                 elif now - self._missing_since.setdefault(prompt.id, now) >= self.settings.lost_grace_seconds:
                     where = "" if prompt.started_at else " before it started (e.g. ComfyUI's Clear queue)"
                     await self._lost(prompt, now, f"it vanished from ComfyUI's queue and history{where}")
+                else:
+                    self._nudge_later(MISSING_RETRY_SECONDS)
+        return changes
 
-    async def _while_running(self, prompt: PromptRecord, now: float) -> None:
+    async def _while_running(self, prompt: PromptRecord, now: float) -> list[Change]:
         if prompt.status is P.QUEUED:
-            t = await self._apply(prompt, P.RUNNING, now, "started", "ComfyUI started it")
-            prompt = t.prompt if t else prompt
+            return [change(prompt, P.RUNNING, "started", "ComfyUI started it")]
         timeout = self.settings.prompt_timeout_seconds
         if prompt.status is P.RUNNING and timeout and prompt.started_at and now - prompt.started_at > timeout:
             await self.cancel_in_comfy(prompt, reason="timeout")
@@ -214,27 +249,7 @@ class Dispatcher:
                 # An interrupt set between ComfyUI taking the prompt and starting it is lost.
                 self._interrupted_at[prompt.id] = now
                 self.bridge.interrupt(prompt.comfy_prompt_id or "")
-
-    async def _finish(self, prompt: PromptRecord, outcome: Outcome, now: float) -> None:
-        timed_out = prompt.cancel_reason == "timeout"
-        if outcome.status == "succeeded":
-            count = len(outcome.outputs)
-            await self._apply(prompt, P.SUCCEEDED, now, "succeeded", f"succeeded with {count} output file(s)",
-                              outputs=outcome.outputs, started_at=outcome.started_at)
-        elif outcome.status == "failed" and not timed_out:
-            error = outcome.error or PromptError("execution_error", "ComfyUI reported an error")
-            where = f" in node {error.node_id} ({error.node_type})" if error.node_id else ""
-            await self._apply(prompt, P.FAILED, now, "failed", f"failed{where}: {error.message}",
-                              error=error, outputs=outcome.outputs, started_at=outcome.started_at, level="error")
-        elif timed_out:
-            limit = self.settings.prompt_timeout_seconds
-            error = PromptError("timeout", f"ran longer than the {limit:g} s prompt timeout and was interrupted")
-            await self._apply(prompt, P.FAILED, now, "timeout", error.message, error=error, level="error")
-        elif prompt.status is P.CANCELING:
-            await self._apply(prompt, P.CANCELED, now, "canceled", "interrupted as asked")
-        else:
-            error = PromptError("interrupted", "interrupted in ComfyUI from outside vq (e.g. its Cancel button)")
-            await self._apply(prompt, P.CANCELED, now, "canceled", error.message, error=error, level="warning")
+        return []
 
     async def _lost(self, prompt: PromptRecord, now: float, why: str, *, lease_before: float | None = None) -> None:
         """ComfyUI no longer has the prompt: back to pending (an attempt used only if it had
@@ -259,78 +274,10 @@ class Dispatcher:
             if t is not None:
                 self._record(t, t.line or LogLine("requeued", "left interrupted", "warning"))
 
-    async def _fill(self, now: float) -> None:
-        while len(self._tracked) < self.settings.max_in_flight:
-            prompt = await self.db.run(
-                self.store.claim_next, owner=self.instance.id, now=now, lease_seconds=self.settings.lease_seconds
-            )
-            if prompt is None:
-                return
-            if not await self._submit(prompt, now):
-                return
-            if self.worker.paused:  # paused while that submit was under way: take it back out
-                await self.pull_back_queued()
-                return
-
-    async def _submit(self, prompt: PromptRecord, now: float) -> bool:
-        """Hand one claimed prompt to ComfyUI; False when ComfyUI cannot take work now."""
-        comfy_prompt_id = prompt.comfy_prompt_id or ""
-        self._tracked[comfy_prompt_id] = prompt
-        self.bridge.watch(self._tracked.keys())
-        if prompt.staged_name and self.input_problem is not None:
-            problem = await asyncio.to_thread(self.input_problem, prompt.staged_name)
-            if problem is not None:
-                self._tracked.pop(comfy_prompt_id, None)
-                error = PromptError("missing_input", f"{problem} (original: {prompt.input_file})")
-                await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
-                return True
-        graph = await self.db.run(self.store.get_graph, prompt.id)
-        extra = {"vq": {"job_id": prompt.job_id, "prompt_id": prompt.id, "attempt": prompt.attempt}}
-        try:
-            result = await self.bridge.submit(graph or {}, comfy_prompt_id=comfy_prompt_id, extra_data=extra)
-        except ComfyUnavailable as exc:
-            return await self._pull_back(prompt, now, str(exc))
-        except Exception as exc:
-            if self._in_comfy(comfy_prompt_id):
-                # Raised after ComfyUI took it: it runs there, so keep it queued and tracked.
-                log.warning("vq: submitting prompt %s raised, but ComfyUI has it; tracking it", prompt.id,
-                            exc_info=True)
-                self.events.prompt(prompt)
-                return True
-            log.exception("vq: submitting prompt %s failed", prompt.id)
-            error = PromptError("submit_error", f"ComfyUI raised while queueing it: {type(exc).__name__}: {exc}")
-            self._tracked.pop(comfy_prompt_id, None)
-            await self._apply(prompt, P.FAILED, now, "failed", error.message, error=error, level="error")
-            return True
-        if not result.accepted:
-            self._tracked.pop(comfy_prompt_id, None)
-            error = result.error or PromptError("invalid_prompt", "ComfyUI refused the prompt")
-            await self._apply(prompt, P.FAILED, now, "invalid", f"ComfyUI refused it: {error.message}",
-                              error=error, level="error")
-            return True
-        self.events.prompt(prompt)
-        return True
-
-    def _in_comfy(self, comfy_prompt_id: str) -> bool:
-        """Does ComfyUI have the prompt (queued, running or finished)? Queue first, then history."""
-        try:
-            return comfy_prompt_id in self.bridge.snapshot() or self.bridge.outcome(comfy_prompt_id) is not None
-        except Exception:
-            log.exception("vq: could not read ComfyUI's queue")
-            return False
-
-    async def _pull_back(self, prompt: PromptRecord, now: float, why: str) -> bool:
-        self._tracked.pop(prompt.comfy_prompt_id or "", None)
-        self._blocked_until = now + UNAVAILABLE_BACKOFF_SECONDS
-        line = LogLine("unavailable", f"ComfyUI could not take it, will retry: {why}", "warning")
-        t = await self.db.run(self.store.pull_back, prompt.id, prompt.comfy_prompt_id or "", now, log=line)
-        if t:
-            self._record(t, line)
-        return False
-
     # --- pause and cancel (called by the job service) ----------------------------------
 
     async def set_paused(self, paused: bool) -> None:
+        self._pauses += 1
         await self.db.run(self.store.set_setting, PAUSED_SETTING, paused)
         self.worker.paused = paused
         if paused:
@@ -375,22 +322,24 @@ class Dispatcher:
             self.nudge()
         return t
 
-    # --- events from ComfyUI (on the loop, via the bridge's tap) -------------------------
-
     def _on_comfy_event(self, event: str, comfy_prompt_id: str, payload: dict[str, Any]) -> None:
         prompt = self._tracked.get(comfy_prompt_id)
         if prompt is None:
             return
-        if event == "progress":
-            self.live.update(prompt.id, prompt.job_id, value=payload.get("value", 0), max=payload.get("max", 0),
-                             node=payload.get("node"))
-            self.events.prompt(prompt)
-        elif event == "executing":
-            self.live.update(prompt.id, prompt.job_id, node=payload.get("node"))
-        else:  # started or ended: reconcile now rather than at the next poll
+        if event == "progress" or (event == "executing" and payload.get("node") is not None):
+            self.live.update(prompt.id, prompt.job_id, **{k: payload[k] for k in ("value", "max", "node") if k in payload})
+            self.events.progress(prompt)
+        elif event in ("executing", "execution_error", "execution_interrupted"):
+            # ``executing`` {node: None} follows the history write (0.8.0's prompt_worker): the real end
             self.nudge()
+        elif event == "execution_start":
+            # Only to mark it running: a short prompt ends (and is reconciled) before this fires.
+            self._nudge_later(STARTED_TICK_DELAY)
 
-    # --- helpers -----------------------------------------------------------------------
+    def _nudge_later(self, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._later is None or not loop.time() < self._later.when() <= loop.time() + delay:
+            self._later = loop.call_later(delay, self.nudge)  # none pending, or this one is sooner
 
     async def _apply(
         self,
@@ -417,7 +366,7 @@ class Dispatcher:
         self._record(t, line)
         return t
 
-    def _record(self, t: Transition, line: LogLine) -> None:
+    def _record(self, t: Transition, line: LogLine, *, nudge: bool = True) -> None:
         """Follow up a transition the store made (and logged): tracking, events, hooks."""
         prompt = t.prompt
         if prompt.status in IN_COMFY and prompt.comfy_prompt_id and prompt.owner == self.instance.id:
@@ -436,10 +385,12 @@ class Dispatcher:
                 self._after_tasks.add(task)
                 task.add_done_callback(self._after_tasks.discard)
         self.events.prompt(prompt)
-        self.nudge()
+        if nudge:
+            self.nudge()
 
     async def _after_success(self, job_id: int) -> None:
         try:
             await self.on_job_succeeded(job_id)  # type: ignore[misc]
         except Exception:
             log.exception("vq: after-success step of job %s failed", job_id)
+

@@ -167,7 +167,28 @@ V5 = [
     """,
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)]
+# Counters kept incrementally (issue 11): each job carries its prompts' status counts and
+# the run time of its succeeded prompts, and ``prompt_total`` holds the queue-wide counts,
+# all updated by the store in the same transaction as the status change they follow.
+# Re-deriving a job's status or the queue state is then O(1), not a GROUP BY over prompts.
+STATUSES = ("pending", "queued", "running", "canceling", "succeeded", "failed", "canceled", "interrupted")
+V6 = [
+    *(f"ALTER TABLE job ADD COLUMN n_{s} INTEGER NOT NULL DEFAULT 0" for s in STATUSES),
+    "ALTER TABLE job ADD COLUMN run_seconds REAL NOT NULL DEFAULT 0",  # sum over succeeded prompts
+    "ALTER TABLE job ADD COLUMN run_count INTEGER NOT NULL DEFAULT 0",  # succeeded prompts with a start time
+    "CREATE TABLE prompt_total (status TEXT PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0)",
+    *(f"INSERT INTO prompt_total (status, n) VALUES ('{s}', 0)" for s in STATUSES),
+    # backfill an existing database (the store's recount() does the same)
+    "UPDATE job SET " + ", ".join(
+        f"n_{s} = (SELECT COUNT(*) FROM prompt p WHERE p.job_id = job.id AND p.status = '{s}')" for s in STATUSES)
+    + ", run_seconds = (SELECT COALESCE(SUM(finished_at - started_at), 0) FROM prompt p"
+      " WHERE p.job_id = job.id AND p.status = 'succeeded' AND p.started_at IS NOT NULL)"
+    + ", run_count = (SELECT COUNT(*) FROM prompt p"
+      " WHERE p.job_id = job.id AND p.status = 'succeeded' AND p.started_at IS NOT NULL)",
+    "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)",
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

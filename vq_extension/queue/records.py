@@ -48,6 +48,15 @@ class JobRecord:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    # kept incrementally by the store: the job's prompt counts by status, and the summed run
+    # time of its succeeded prompts that have a start time (for the mean: run_seconds / run_count)
+    counts: dict[PromptStatus, int] = field(default_factory=dict)
+    run_seconds: float = 0.0
+    run_count: int = 0
+
+    @property
+    def average_seconds(self) -> float | None:
+        return self.run_seconds / self.run_count if self.run_count else None
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,47 @@ class LogLine:
     event: str
     message: str
     level: str = "info"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One prompt transition a dispatcher tick asks the store for (``store.apply``)."""
+
+    prompt_id: int
+    to: PromptStatus
+    comfy_prompt_id: str | None = None
+    error: PromptError | None = None
+    outputs: list[dict[str, Any]] | None = None
+    cancel_reason: str | None = None
+    started_at: float | None = None
+    expected: PromptStatus | None = None
+    log: LogLine | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A prompt claimed for ComfyUI, with the graph to submit."""
+
+    prompt: PromptRecord
+    graph: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What ``store.apply`` did: each change's transition (None: it did not apply), then the claims."""
+
+    transitions: list[Transition | None]
+    claimed: list[Claimed]
+    setting: Any = None  # the value of the setting the tick asked for (None: unset or not asked)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """A set-based action: how many prompts it moved, and the prompts still in ComfyUI it left to the caller."""
+
+    moved: int
+    in_comfy: list[PromptRecord] = field(default_factory=list)
+    jobs: list[int] = field(default_factory=list)  # the jobs whose prompts it moved
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,14 @@ import sqlite3
 from ..errors import PromptError
 from ..files.records import AuditEntry
 from .models import JobStatus, PromptStatus
-from .records import AttemptRecord, InstanceRecord, JobRecord, LogEntry, PresetRecord, PromptRecord
+from .records import (
+    AttemptRecord,
+    InstanceRecord,
+    JobRecord,
+    LogEntry,
+    PresetRecord,
+    PromptRecord,
+)
 
 
 def error(raw: str | None) -> PromptError | None:
@@ -31,6 +38,9 @@ def job(row: sqlite3.Row) -> JobRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         updated_at=row["updated_at"],
+        counts={s: n for s in PromptStatus if (n := row[f"n_{s.value}"])},
+        run_seconds=row["run_seconds"],
+        run_count=row["run_count"],
     )
 
 

@@ -14,9 +14,9 @@ from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailab
 from ..files.paths import AllowedRoots
 from ..files.processed import move_to_processed
 from .executor import DbExecutor
-from .models import RETRYABLE, PromptStatus
+from .models import CANCELABLE, RETRYABLE, PromptStatus
 from .ports import EventSink, QueueControl, Reader
-from .records import LogLine, NewJob, NewPrompt, PromptRecord, Replayed
+from .records import BulkResult, LogLine, NewJob, NewPrompt, PromptRecord, Replayed
 from .store import SqliteQueueStore
 from .submit import Submitter, WorkflowRequest
 
@@ -94,17 +94,31 @@ class JobService:
     # --- cancel ------------------------------------------------------------------------
 
     async def cancel_job(self, job_id: int) -> dict[str, Any]:
-        prompts = await self._job_prompts(job_id)
-        canceled = canceling = 0
-        for prompt in prompts:
-            result = await self._cancel(prompt)
-            if result is P.CANCELED:
-                canceled += 1
-            elif result is P.CANCELING:
-                canceling += 1
+        """Set-based: every pending prompt in one statement first (so the dispatcher can no
+        longer claim any of them), then the few prompts in ComfyUI one by one."""
+        await self._job(job_id)
+        result = await self.db.run(self.store.cancel_pending, job_id, self.clock(), why="(job canceled)")
+        assert isinstance(result, BulkResult)
+        canceled, canceling = await self._cancel_in_comfy(result)
         if canceled + canceling == 0:
             raise Conflict(f"job {job_id} has nothing left to cancel", {"job_id": job_id})
         return {"job": await self.reader.job_summary(job_id), "canceled": canceled, "canceling": canceling}
+
+    async def _cancel_in_comfy(self, result: BulkResult, statuses: frozenset[PromptStatus] = CANCELABLE) -> tuple[int, int]:
+        """After a set-based cancel of the pending prompts: announce it, then cancel those in ComfyUI."""
+        canceled = canceling = 0
+        if result.moved:
+            canceled = result.moved
+            for job_id in {p.job_id for p in result.in_comfy} | set(result.jobs):
+                self.events.job(job_id)
+        for prompt in result.in_comfy:
+            if prompt.status in statuses:
+                t = await self.dispatcher.cancel_in_comfy(prompt)
+                if t is not None and t.prompt.status is P.CANCELED:
+                    canceled += 1
+                elif t is not None:
+                    canceling += 1
+        return canceled, canceling
 
     async def cancel_prompt(self, prompt_id: int) -> dict[str, Any]:
         prompt = await self._prompt(prompt_id)
@@ -129,10 +143,11 @@ class JobService:
     # --- retry -------------------------------------------------------------------------
 
     async def retry_job(self, job_id: int) -> dict[str, Any]:
-        retried = 0
-        for prompt in await self._job_prompts(job_id):
-            if prompt.status in RETRYABLE and await self._requeue(prompt):
-                retried += 1
+        """Set-based: one UPDATE moves every retryable prompt of the job back to pending."""
+        await self._job(job_id)
+        retried = await self.db.run(self.store.retry_job, job_id, self.clock(), budget=self.settings.max_attempts)
+        if retried:
+            self.events.job(job_id)
         if not retried:
             raise Conflict(f"job {job_id} has no failed, canceled or interrupted prompt to retry",
                            {"job_id": job_id})
@@ -187,18 +202,16 @@ class JobService:
         """Cancel all waiting work (and running work only when asked), but only if the user
         saw the same number of prompts we are about to cancel."""
         statuses = [P.PENDING, P.QUEUED] + ([P.RUNNING] if include_running else [])
-        prompts = await self.db.run(self.store.prompts_in, statuses)
-        if len(prompts) != expected_count:
+        result = await self.db.run(self.store.cancel_pending, None, self.clock(), why="(queue cleared)",
+                                   expected_total=expected_count, counted=statuses)
+        if not isinstance(result, BulkResult):  # the count check failed; nothing changed
             raise CountChanged(
-                f"the queue changed: {len(prompts)} prompt(s) would be canceled, not {expected_count}; "
+                f"the queue changed: {result} prompt(s) would be canceled, not {expected_count}; "
                 "look again and confirm the new count",
-                {"expected": expected_count, "actual": len(prompts)},
+                {"expected": expected_count, "actual": result},
             )
-        cleared = 0
-        for prompt in prompts:
-            if await self._cancel(prompt) is not None:
-                cleared += 1
-        return {"cleared": cleared}
+        canceled, canceling = await self._cancel_in_comfy(result, frozenset(statuses))
+        return {"cleared": canceled + canceling}
 
     # --- deleting --------------------------------------------------------------------------
 
@@ -220,6 +233,10 @@ class JobService:
         if prompt is None:
             raise NotFound(f"prompt {prompt_id} does not exist")
         return prompt
+
+    async def _job(self, job_id: int) -> None:
+        if await self.db.run(self.store.get_job, job_id) is None:
+            raise NotFound(f"job {job_id} does not exist")
 
     async def _job_prompts(self, job_id: int) -> list[PromptRecord]:
         prompts = await self.db.run(self.store.job_prompts, job_id)

@@ -1,5 +1,6 @@
 """Every SQL statement vq runs, named, with a line on what it does (DDL lives in
-``migrations.py``). Only ``store.py`` executes them; the transition statements are built
+``migrations.py``). Only the store (``store.py`` and its read half ``store_jobs.py``)
+executes them; the transition statements are built
 from the state machine table in ``models.py``, so the guard and the table cannot drift."""
 
 from __future__ import annotations
@@ -7,7 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .models import ACTIVE, ALLOWED_FROM, IN_COMFY, TERMINAL, JobStatus, PromptStatus
+from .models import (
+    ACTIONABLE_ORDER,
+    ACTIVE,
+    ALLOWED_FROM,
+    IN_COMFY,
+    RETRYABLE,
+    TERMINAL,
+    JobStatus,
+    PromptStatus,
+)
 
 P = PromptStatus
 
@@ -45,6 +55,7 @@ UPDATE prompt SET status = :to, updated_at = :now,
  WHERE id = :id AND status IN ({allowed})
    AND (:expected IS NULL OR status = :expected)
    AND (:comfy_prompt_id IS NULL OR comfy_prompt_id = :comfy_prompt_id)
+RETURNING *
 """
 TRANSITION: dict[PromptStatus, str] = {
     to: _TRANSITION_TEMPLATE.format(terminal=in_list(TERMINAL), allowed=in_list(allowed))
@@ -57,8 +68,7 @@ SELECT_NEXT_PENDING = """
 SELECT p.id FROM prompt p
  WHERE p.status = 'pending' AND p.job_id = (
        SELECT j.id FROM job j
-        WHERE j.status IN ('pending', 'running')
-          AND EXISTS (SELECT 1 FROM prompt q WHERE q.job_id = j.id AND q.status = 'pending')
+        WHERE j.status IN ('pending', 'running') AND j.n_pending > 0
         ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
  ORDER BY p.idx LIMIT 1
 """
@@ -70,6 +80,7 @@ UPDATE prompt SET status = 'queued', attempt = attempt + 1, comfy_prompt_id = :c
        started_at = NULL, finished_at = NULL, error_json = NULL, outputs_json = '[]',
        cancel_reason = NULL, updated_at = :now
  WHERE id = :id AND status = 'pending'
+RETURNING *
 """
 
 # Record the attempt a claim starts (lineage survives retries).
@@ -93,6 +104,7 @@ PULL_BACK_PROMPT = """
 UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = NULL,
        claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL, updated_at = :now
  WHERE id = :id AND status = 'queued' AND comfy_prompt_id = :comfy_prompt_id
+RETURNING *
 """
 DELETE_ATTEMPT = "DELETE FROM attempt WHERE prompt_id = :id AND comfy_prompt_id = :comfy_prompt_id"
 
@@ -102,6 +114,7 @@ UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt +
        comfy_prompt_id = NULL, claim_token = NULL, owner = NULL, lease_expires_at = NULL,
        queued_at = NULL, started_at = NULL, finished_at = NULL, cancel_reason = NULL, updated_at = :now
  WHERE id = :id AND status IN ({in_list(ALLOWED_FROM[P.PENDING] - {P.QUEUED})})
+RETURNING *
 """
 
 # --- ownership: instances, leases, recovery ---
@@ -132,11 +145,13 @@ UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = N
        claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL,
        started_at = NULL, updated_at = :now
  WHERE id = :id AND status = 'queued' AND started_at IS NULL {_LOST_GUARD}
+RETURNING *
 """
 # A lost prompt that started: interrupted (then requeued or failed in the same transaction).
 INTERRUPT_LOST_PROMPT = f"""
 UPDATE prompt SET status = 'interrupted', error_json = :error, updated_at = :now
  WHERE id = :id AND status IN ('queued', 'running') {_LOST_GUARD}
+RETURNING *
 """
 FINISH_INTERRUPTED_ATTEMPT = """
 UPDATE attempt SET status = 'interrupted', finished_at = :now, error_json = :error
@@ -146,8 +161,8 @@ UPDATE attempt SET status = 'interrupted', finished_at = :now, error_json = :err
 FAIL_INTERRUPTED_PROMPT = """
 UPDATE prompt SET status = 'failed', error_json = :error, finished_at = :now, updated_at = :now
  WHERE id = :id AND status = 'interrupted'
+RETURNING *
 """
-SELECT_JOB_STATUS = "SELECT status FROM job WHERE id = ?"
 
 # --- idempotency keys of POST /jobs ---
 
@@ -159,12 +174,14 @@ VALUES (:key, :sha, :job_id, :now)
 """
 
 SELECT_PROMPT = "SELECT * FROM prompt WHERE id = ?"
+SELECT_PROMPT_STATUS = "SELECT status FROM prompt WHERE id = ?"
 SELECT_PROMPT_BY_COMFY_ID = "SELECT * FROM prompt WHERE comfy_prompt_id = ?"
 SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"
 SELECT_JOB_PROMPTS = "SELECT * FROM prompt WHERE job_id = ? ORDER BY idx"
 SELECT_PROMPTS_IN = "SELECT * FROM prompt WHERE status IN ({statuses}) ORDER BY id"
 SELECT_ATTEMPTS = "SELECT * FROM attempt WHERE prompt_id IN ({ids}) ORDER BY prompt_id, attempt"
 SELECT_JOB = "SELECT * FROM job WHERE id = ?"
+SELECT_JOBS_BY_ID = "SELECT * FROM job WHERE id IN ({ids})"
 SELECT_JOB_STATUS_COUNTS = "SELECT status, COUNT(*) AS n FROM prompt WHERE job_id = ? GROUP BY status"
 SELECT_PROMPT_COUNTS_FOR_JOBS = (
     "SELECT job_id, status, COUNT(*) AS n FROM prompt WHERE job_id IN ({ids}) GROUP BY job_id, status"
@@ -173,7 +190,8 @@ SELECT_AVG_DURATIONS = (
     "SELECT job_id, AVG(finished_at - started_at) AS seconds FROM prompt"
     " WHERE job_id IN ({ids}) AND status = 'succeeded' AND started_at IS NOT NULL GROUP BY job_id"
 )
-SELECT_PROMPT_TOTALS = "SELECT status, COUNT(*) AS n FROM prompt GROUP BY status"
+SELECT_PROMPT_TOTALS = "SELECT status, n FROM prompt_total"
+RECOUNT_PROMPT_TOTALS = "SELECT status, COUNT(*) AS n FROM prompt GROUP BY status"
 SELECT_JOB_TOTALS = "SELECT status, COUNT(*) AS n FROM job GROUP BY status"
 SELECT_MAX_ACTIVE_PRIORITY = (
     "SELECT MAX(priority) FROM job WHERE status IN ('pending', 'running') AND id != ?"
@@ -188,6 +206,101 @@ UPDATE job SET status = :status, status_rank = :rank, updated_at = :now,
 """
 # A job starts when its first prompt is claimed (a job canceled unstarted never started).
 MARK_JOB_STARTED = "UPDATE job SET started_at = COALESCE(started_at, :now) WHERE id = :id"
+
+# --- counters (kept incrementally, in the transaction of the change they follow) ---
+
+COUNT_COLUMN: dict[PromptStatus, str] = {s: f"n_{s.value}" for s in PromptStatus}
+
+
+def count_params(delta: dict[PromptStatus, int]) -> dict[str, int]:
+    """Named parameters ``d_<status>`` of a status-count delta (missing statuses: 0)."""
+    return {f"d_{s.value}": delta.get(s, 0) for s in PromptStatus}
+
+
+# Add a delta to one job's counters (and the run time of newly succeeded prompts); the job
+# row comes back so the caller re-derives its status without counting prompts.
+UPDATE_JOB_COUNTS = (
+    "UPDATE job SET "
+    + ", ".join(f"{col} = {col} + :d_{s.value}" for s, col in COUNT_COLUMN.items())
+    + ", run_seconds = run_seconds + :secs, run_count = run_count + :timed, updated_at = :now"
+    " WHERE id = :id RETURNING *"
+)
+# Add a delta to the queue-wide counts.
+UPDATE_PROMPT_TOTALS = (
+    "UPDATE prompt_total SET n = n + CASE status "
+    + " ".join(f"WHEN '{s.value}' THEN :d_{s.value}" for s in PromptStatus)
+    + f" ELSE 0 END WHERE status IN ({in_list(PromptStatus)})"  # eight key lookups, not a scan
+)
+# Recount every counter from the prompts (repairs after statuses were written by raw SQL).
+RECOUNT_JOBS = "UPDATE job SET " + ", ".join(
+    f"{col} = (SELECT COUNT(*) FROM prompt p WHERE p.job_id = job.id AND p.status = '{s.value}')"
+    for s, col in COUNT_COLUMN.items()
+) + (
+    ", run_seconds = (SELECT COALESCE(SUM(finished_at - started_at), 0) FROM prompt p"
+    " WHERE p.job_id = job.id AND p.status = 'succeeded' AND p.started_at IS NOT NULL)"
+    ", run_count = (SELECT COUNT(*) FROM prompt p"
+    " WHERE p.job_id = job.id AND p.status = 'succeeded' AND p.started_at IS NOT NULL)"
+)
+RECOUNT_TOTALS = "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)"
+
+
+def _sum(statuses: Iterable[PromptStatus]) -> str:
+    return "(" + " + ".join(COUNT_COLUMN[s] for s in sorted(statuses, key=lambda s: s.value)) + ")"
+
+
+# models.derive_job_status over the counter columns (tests check the two agree).
+_TOTAL = _sum(PromptStatus)
+DERIVED_JOB_STATUS = f"""(CASE
+  WHEN {_TOTAL} = 0 THEN 'pending'
+  WHEN {_sum(TERMINAL)} = {_TOTAL} THEN
+       CASE WHEN n_succeeded = {_TOTAL} THEN 'succeeded' WHEN n_failed > 0 THEN 'failed' ELSE 'canceled' END
+  WHEN {_sum(IN_COMFY | TERMINAL | {P.INTERRUPTED})} > 0 THEN 'running'
+  ELSE 'pending' END)"""
+_DERIVED_RANK = "(CASE " + " ".join(
+    f"WHEN {DERIVED_JOB_STATUS} = '{s.value}' THEN {rank}" for rank, s in enumerate(ACTIONABLE_ORDER)) + " END)"
+
+# Set-based: re-derive the status of the listed jobs from their counters, logging each change first.
+LOG_DERIVED_JOB_STATUS = f"""
+INSERT INTO job_log (job_id, prompt_id, at, level, event, message)
+SELECT id, NULL, :now, 'info', 'job', 'job is now ' || {DERIVED_JOB_STATUS}
+  FROM job WHERE id IN ({{ids}}) AND status != {DERIVED_JOB_STATUS}
+"""
+UPDATE_DERIVED_JOB_STATUS = f"""
+UPDATE job SET status = {DERIVED_JOB_STATUS}, status_rank = {_DERIVED_RANK}, updated_at = :now,
+       started_at = CASE WHEN {DERIVED_JOB_STATUS} = 'pending' THEN NULL ELSE started_at END,
+       finished_at = CASE WHEN {DERIVED_JOB_STATUS} IN ({in_list(TERMINAL)}) THEN COALESCE(finished_at, :now)
+                          ELSE NULL END
+ WHERE id IN ({{ids}}) AND status != {DERIVED_JOB_STATUS}
+"""
+
+# --- bulk actions (set-based: a handful of statements for any number of prompts) ---
+
+# Cancel every pending prompt of one job (:job_id) or of every job (:job_id NULL).
+CANCEL_PENDING = """
+UPDATE prompt SET status = 'canceled', finished_at = :now, updated_at = :now
+ WHERE status = 'pending' AND (:job_id IS NULL OR job_id = :job_id)
+"""
+LOG_CANCEL_PENDING = """
+INSERT INTO job_log (job_id, prompt_id, at, level, event, message)
+SELECT id, NULL, :now, 'info', 'canceled', 'canceled ' || n_pending || ' pending prompt(s) ' || :why
+  FROM job WHERE n_pending > 0 AND (:job_id IS NULL OR id = :job_id)
+"""
+MOVE_PENDING_TO_CANCELED = """
+UPDATE job SET n_canceled = n_canceled + n_pending, n_pending = 0, updated_at = :now
+ WHERE n_pending > 0 AND (:job_id IS NULL OR id = :job_id)
+RETURNING id
+"""
+# Retry: every failed / canceled / interrupted prompt of a job back to pending.
+RETRY_JOB_PROMPTS = f"""
+UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt + :budget),
+       comfy_prompt_id = NULL, claim_token = NULL, owner = NULL, lease_expires_at = NULL,
+       queued_at = NULL, started_at = NULL, finished_at = NULL, cancel_reason = NULL, updated_at = :now
+ WHERE job_id = :job_id AND status IN ({in_list(RETRYABLE)})
+"""
+COUNT_RETRYABLE_OF_JOB = (
+    f"SELECT status, COUNT(*) AS n FROM prompt WHERE job_id = ? AND status IN ({in_list(RETRYABLE)}) GROUP BY status"
+)
+SELECT_IN_COMFY_OF_JOB = f"SELECT * FROM prompt WHERE job_id = ? AND status IN ({in_list(IN_COMFY)}) ORDER BY id"
 UPDATE_JOB_PRIORITY = "UPDATE job SET priority = :priority, updated_at = :now WHERE id = :id"
 
 INSERT_LOG = """
@@ -299,11 +412,12 @@ DELETE_JOBS = "DELETE FROM job WHERE id IN ({marks})"
 
 # Running prompts with the mean run time of succeeded prompts of the same workflow (raw-graph
 # jobs: of the same job), for the "stuck?" hint; the average is NULL when nothing succeeded yet.
+# From the jobs' kept run_seconds / run_count (issue 11), not an AVG over every prompt.
 SELECT_RUNNING_WITH_AVERAGE = """
 SELECT p.id, p.job_id, p.idx, p.started_at, j.workflow,
-       (SELECT AVG(q.finished_at - q.started_at) FROM prompt q JOIN job k ON k.id = q.job_id
-         WHERE q.status = 'succeeded' AND q.started_at IS NOT NULL
-           AND (CASE WHEN j.workflow IS NULL THEN k.id = j.id ELSE k.workflow = j.workflow END)) AS average
+       CASE WHEN j.workflow IS NULL THEN j.run_seconds / NULLIF(j.run_count, 0)
+            ELSE (SELECT SUM(k.run_seconds) / NULLIF(SUM(k.run_count), 0) FROM job k WHERE k.workflow = j.workflow)
+       END AS average
   FROM prompt p JOIN job j ON j.id = p.job_id
  WHERE p.status = 'running' AND p.started_at IS NOT NULL
 """

@@ -211,7 +211,7 @@ export function createActions({ store, client, env, refresh }) {
           if (!ok) return;
         }
         const detail = await client.cancelPrompt(prompt.id);
-        dispatch({ type: "prompt/event", prompt: detail });
+        dispatch({ type: "prompts/event", prompts: [detail] });
         dispatch({ type: "detail/stale", id: prompt.job_id });
         env.toast("success", `Prompt #${prompt.index + 1} ${detail.status === "canceling" ? "stopping" : "canceled"}`, "");
       }, `Could not cancel prompt #${prompt.index + 1}`);
@@ -228,7 +228,7 @@ export function createActions({ store, client, env, refresh }) {
     async retryPrompt(prompt) {
       await act(`pretry:${prompt.id}`, async () => {
         const detail = await client.retryPrompt(prompt.id);
-        dispatch({ type: "prompt/event", prompt: detail });
+        dispatch({ type: "prompts/event", prompts: [detail] });
         dispatch({ type: "detail/stale", id: prompt.job_id });
         env.toast("success", `Prompt #${prompt.index + 1} queued again`, `Attempt ${detail.attempt}.`);
       }, `Could not retry prompt #${prompt.index + 1}`);

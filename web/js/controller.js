@@ -222,8 +222,12 @@ export function createController({ store, client, env, pollMs = 3000, idlePollMs
       dispatch({ type: "job/event", job: detail.job });
       followLog(detail.job.id);
     },
-    prompt(detail) {
-      if (detail?.prompt) dispatch({ type: "prompt/event", prompt: detail.prompt });
+    /** vq.prompts: the briefs of every prompt that changed in one 50 ms window, applied in one dispatch. */
+    prompts(detail) {
+      if (Array.isArray(detail?.prompts) && detail.prompts.length) dispatch({ type: "prompts/event", prompts: detail.prompts });
+    },
+    prompt(detail) { // a single brief (older servers sent vq.prompt)
+      if (detail?.prompt) dispatch({ type: "prompts/event", prompts: [detail.prompt] });
     },
     queue(detail) {
       if (detail && typeof detail === "object") dispatch({ type: "queue/loaded", queue: detail });

@@ -86,7 +86,7 @@ const submitController = createSubmitController({
 
 // Custom socket events are dispatched only to types registered before they arrive.
 compat.onApiEvent(api, "vq.job", controller.events.job);
-compat.onApiEvent(api, "vq.prompt", controller.events.prompt);
+compat.onApiEvent(api, "vq.prompts", controller.events.prompts);
 compat.onApiEvent(api, "vq.queue", controller.events.queue);
 compat.onApiEvent(api, "vq.autoprompt", submitController.autopromptEvent);
 compat.onApiEvent(api, "status", controller.events.status);

@@ -156,7 +156,7 @@ const handlers = {
 
   "job/event": (s, a) => applyJobEvent(s, a.job),
   "job/deleted": (s, a) => removeJob(s, a.id),
-  "prompt/event": (s, a) => applyPromptEvent(s, a.prompt),
+  "prompts/event": (s, a) => a.prompts.reduce(applyPromptEvent, s),
   "queue/loaded": (s, a) => ({ ...s, queue: a.queue }),
   "health/loaded": (s, a) => ({ ...s, health: a.health }),
   "comfy/socket": (s, a) => (s.comfy.socket === a.state ? s : { ...s, comfy: { ...s.comfy, socket: a.state } }),
@@ -320,7 +320,8 @@ function removeJob(s, id) {
     total: shown ? Math.max(0, s.list.total - 1) : s.list.total, stale: true } };
 }
 
-/** A detail needs a refetch when its prompts moved on in a way the vq.prompt briefs do not carry. */
+/** A detail needs a refetch when its prompts moved on in a way the vq.prompts briefs do not carry
+ * (a bulk cancel or retry sends no briefs: its vq.job's done / status tells). */
 function detailOutdated(detail, summary) {
   return detail.done !== summary.done || detail.status !== summary.status || detail.total !== summary.total;
 }

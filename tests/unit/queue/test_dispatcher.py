@@ -4,6 +4,7 @@ loop task, no sleeping and no ComfyUI (DESIGN §4)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ import pytest
 from tests.fixtures.fake_bridge import FakeBridge
 from vq_extension.config import Settings
 from vq_extension.errors import PromptError
-from vq_extension.queue.dispatcher import UNAVAILABLE_BACKOFF_SECONDS, Dispatcher
+from vq_extension.queue.dispatcher import Dispatcher
+from vq_extension.queue.feeding import UNAVAILABLE_BACKOFF_SECONDS
 from vq_extension.queue.executor import DbExecutor
 from vq_extension.queue.models import JobStatus, PromptStatus
 from vq_extension.queue.progress import LiveProgress, WorkerState
@@ -42,12 +44,26 @@ class RecordingEvents:
 
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
+        self.changed = asyncio.Event()  # set on every prompt event (tests that run the loop wait on it)
 
     def job(self, job_id: int) -> None:
         self.calls.append(("job", job_id))
 
     def prompt(self, prompt: PromptRecord) -> None:
         self.calls.append(("prompt", prompt.id, prompt.status))
+        self.changed.set()
+
+    async def until(self, prompt_id: int, status: PromptStatus) -> None:
+        """Wait (on the dispatcher's own loop task, not on time) until ``prompt_id`` was announced
+        in ``status``; the timeout only turns a hang into a failure."""
+        async def seen() -> None:
+            while status not in self.statuses(prompt_id):
+                self.changed.clear()
+                await self.changed.wait()
+        await asyncio.wait_for(seen(), 10)
+
+    def progress(self, prompt: PromptRecord) -> None:
+        self.calls.append(("progress", prompt.id))
 
     def queue(self) -> None:
         self.calls.append(("queue",))
@@ -485,9 +501,66 @@ async def test_progress_events_update_live_progress_and_end_events_nudge(rig: Ri
     rig.bridge.emit("progress", cid, value=3, max=20, node="5")
     progress = rig.live.get(rig.prompt(job_id).id)
     assert progress is not None and (progress.value, progress.max, progress.node) == (3, 20, "5")
+    assert ("progress", rig.prompt(job_id).id) in rig.events.calls
     rig.dispatcher._nudge.clear()
-    rig.bridge.emit("execution_success", cid)
+    rig.bridge.emit("execution_success", cid)  # before ComfyUI writes history: nothing to reconcile yet
+    assert not rig.dispatcher._nudge.is_set()
+    rig.bridge.emit("executing", cid, node=None)  # after the history write (0.8.0): the real end
     assert rig.dispatcher._nudge.is_set()
     rig.bridge.succeed(cid)
     await rig.tick()
     assert rig.live.get(rig.prompt(job_id).id) is None
+
+
+async def test_last_prompt_of_a_job_finishes_on_its_completion_nudge_not_on_a_poll(make_rig: Callable[..., Rig]) -> None:
+    # Polls far beyond the test's 10 s guard and a clock that never moves: only the tap's nudges
+    # can make the running loop tick. The last prompt (nothing left to claim, nothing in flight
+    # after it) must be finished by the nudge of its ``executing {node: null}``.
+    rig = make_rig(poll_seconds=60, idle_poll_seconds=600)
+    job_id = rig.job(2)
+    first, last = rig.prompt(job_id, 0).id, rig.prompt(job_id, 1).id
+    await rig.dispatcher.start()  # the loop's first tick submits both
+    await rig.events.until(last, P.QUEUED)
+    for prompt_id in (first, last):
+        cid = rig.bridge.start()
+        rig.bridge.succeed(cid)  # history written (task_done) ...
+        rig.bridge.emit("executing", cid, node=None)  # ... then 0.8.0's prompt_worker says so
+        await rig.events.until(prompt_id, P.SUCCEEDED)
+    assert rig.statuses(job_id) == [P.SUCCEEDED, P.SUCCEEDED]
+    assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
+    assert rig.worker.in_flight == 0 and rig.bridge.watched == frozenset()
+
+
+async def test_the_tick_renews_the_lease_inside_its_one_transaction_every_third_of_a_lease(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(lease_seconds=30)
+    trips: list[str] = []
+    for name in ("apply", "heartbeat", "transition", "get_setting"):
+        def counted(*args: Any, _name: str = name, _real: Any = getattr(rig.store, name), **kw: Any) -> Any:
+            trips.append(_name)
+            return _real(*args, **kw)
+        setattr(rig.store, name, counted)
+    me = rig.dispatcher.instance.id
+    job_id = rig.job(1)
+    await rig.tick()  # claim and the first renewal: one transaction
+    assert trips == ["apply"]
+    prompt = rig.prompt(job_id)
+    assert prompt.owner == me and prompt.lease_expires_at == rig.clock.now + 30
+    assert rig.store.instances()[me].heartbeat_at == rig.clock.now
+    renewed_at = rig.clock.now
+    rig.bridge.start()
+    rig.clock.advance(9)
+    await rig.tick()  # started: a change, no renewal due yet
+    assert rig.prompt(job_id).lease_expires_at == renewed_at + 30
+    rig.clock.advance(2)  # 11 s > 30 / 3: due, with nothing else to write
+    trips.clear()
+    await rig.tick()
+    assert trips == ["apply"]
+    assert rig.prompt(job_id).lease_expires_at == rig.clock.now + 30
+    assert rig.store.instances()[me].heartbeat_at == rig.clock.now
+    # a pause set through another instance on the same database is read in the renewing tick
+    rig.store.set_setting("paused", True)
+    rig.clock.advance(11)
+    await rig.tick()
+    assert rig.worker.paused and ("queue",) in rig.events.calls
