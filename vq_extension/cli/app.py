@@ -243,12 +243,12 @@ def _offline_flag(argv: list[str]) -> list[str]:
 
 
 def commands() -> dict[str, Command]:
-    from . import cleanup, submit, workflows
+    from . import cleanup, health, submit, workflows
     from . import commands as c
     from . import watch as w
 
     return {
-        "health": c.run_health, "list": c.run_list, "status": c.run_status, "log": c.run_log,
+        "health": health.run_health, "list": c.run_list, "status": c.run_status, "log": c.run_log,
         "cancel": c.run_cancel, "retry": c.run_retry, "rm": c.run_rm, "pause": c.run_pause, "resume": c.run_resume,
         "priority": c.run_priority, "top": c.run_top, "clear": c.run_clear, "watch": w.run_watch,
         "submit": submit.run_submit, "workflows": workflows.run_workflows, "cleanup": cleanup.run_cleanup,

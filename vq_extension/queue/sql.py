@@ -1,12 +1,10 @@
-"""Every SQL statement vq runs, named, with a line on what it does (DDL lives in
-``migrations.py``). Only the store (``store.py`` and its read half ``store_jobs.py``)
-executes them; the transition statements are built
-from the state machine table in ``models.py``, so the guard and the table cannot drift."""
+"""Every SQL statement vq runs, named, with a line on what it does (DDL: ``migrations.py``;
+the presets' own: ``store_presets.py``). Only the store's modules execute them; transition
+statements are built from ``models.py``'s table, so the guard and the table cannot drift."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable
 
 from .models import (
     ACTIONABLE_ORDER,
@@ -349,47 +347,6 @@ VALUES (:at, :action, :path, :bytes, :result, :detail)
 """
 # Newest first.
 SELECT_AUDIT = "SELECT * FROM staging_audit ORDER BY id DESC LIMIT ?"
-
-# Presets (the Submit view's saved prompts and settings).
-SELECT_PRESETS = "SELECT * FROM preset WHERE kind = ? AND mode = ? ORDER BY name COLLATE NOCASE, id"
-SELECT_PRESET = "SELECT * FROM preset WHERE id = ?"
-SELECT_PRESET_BY_NAME = "SELECT * FROM preset WHERE kind = ? AND mode = ? AND name = ?"
-INSERT_PRESET = """
-INSERT INTO preset (name, kind, mode, workflow, payload_json, prompt_preset_id, created_at, updated_at)
-VALUES (:name, :kind, :mode, :workflow, :payload, :prompt_preset_id, :now, :now)
-"""
-# Overwrite a preset's contents (same name, kind and mode); created_at stays.
-OVERWRITE_PRESET = """
-UPDATE preset SET workflow = :workflow, payload_json = :payload, prompt_preset_id = :prompt_preset_id,
-       updated_at = :now WHERE id = :id
-"""
-UPDATE_PRESET = """
-UPDATE preset SET name = COALESCE(:name, name), payload_json = COALESCE(:payload, payload_json),
-       prompt_preset_id = CASE WHEN :set_link THEN :prompt_preset_id ELSE prompt_preset_id END,
-       updated_at = :now WHERE id = :id
-"""
-DELETE_PRESET = "DELETE FROM preset WHERE id = ?"
-
-
-def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[Any]]:
-    """The WHERE clause (and its arguments) of a job listing: status list, and a search
-    that matches name, workflow or input folder as a literal substring, or a job id."""
-    clauses: list[str] = []
-    args: list[Any] = []
-    if statuses:
-        clauses.append(f"status IN ({in_list(statuses)})")
-    term = search.strip().lower()
-    if term:
-        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clause = "search_text LIKE ? ESCAPE '\\'"
-        args.append(f"%{escaped}%")
-        number = term.lstrip("#")
-        if number.isascii() and number.isdigit():
-            clause = f"({clause} OR id = ?)"
-            args.append(int(number))
-        clauses.append(clause)
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
-
 
 # --- deleting finished jobs (prompts, attempts and log go with them: ON DELETE CASCADE) ----
 

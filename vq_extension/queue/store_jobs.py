@@ -71,7 +71,7 @@ class JobQueries:
     ) -> tuple[list[JobRecord], int]:
         """A page of jobs and the total that matched. ``search`` matches name, workflow,
         input folder (case-insensitive substring) or an exact job id."""
-        where, args = Q.job_filter(statuses, search)
+        where, args = job_filter(statuses, search)
         with self._lock:
             total = self._conn.execute(Q.COUNT_JOBS.format(where=where), args).fetchone()[0]
             found = self._conn.execute(
@@ -352,3 +352,23 @@ class JobQueries:
 
 
 __all__ = ["JobQueries"]
+
+
+def job_filter(statuses: Sequence[JobStatus], search: str) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of a job listing: status list, and a search
+    that matches name, workflow or input folder as a literal substring, or a job id."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if statuses:
+        clauses.append(f"status IN ({Q.in_list(statuses)})")
+    term = search.strip().lower()
+    if term:
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clause = "search_text LIKE ? ESCAPE '\\'"
+        args.append(f"%{escaped}%")
+        number = term.lstrip("#")
+        if number.isascii() and number.isdigit():
+            clause = f"({clause} OR id = ?)"
+            args.append(int(number))
+        clauses.append(clause)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
