@@ -54,7 +54,7 @@ async def test_restart_requeues_running_prompt_and_finishes(
         log = await (await client.get(f"/api/vq/v1/jobs/{created['id']}/log")).json()
         messages = [e["message"] for e in log["entries"]]
         assert any("attempt 1 was interrupted while running: ComfyUI restarted" in m for m in messages), messages
-        assert any("prompt #1 never started: ComfyUI restarted" in m and "no attempt used" in m for m in messages)
+        assert any("prompt #2 never started: ComfyUI restarted" in m and "no attempt used" in m for m in messages)
 
 
 @pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
