@@ -57,6 +57,7 @@ def test_submitted_job_goes_running_to_succeeded_live_and_expansion_survives(ui)
         # Outputs arrive with the detail refetch and load from ComfyUI's /view.
         img = rows.first.locator("[data-testid=output-image] img")
         expect(img).to_have_count(1, timeout=10000)
+        img.scroll_into_view_if_needed()  # a lazy image loads only near the viewport
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
         href = rows.first.locator("[data-testid=output-image]").get_attribute("href")
         assert "/view?filename=" in href and "type=output" in href
