@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestServer
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
-from tests.helpers import comfy_graph
+from tests.fixtures.fakecomfy import FakeComfy
+from tests.helpers import REPO, comfy_graph
 
 
 class ComfyTestServer(TestServer):
@@ -18,6 +22,31 @@ class ComfyTestServer(TestServer):
 
     async def _make_runner(self, handler_cancellation: bool = False, **kwargs: Any) -> Any:
         return await super()._make_runner(handler_cancellation=False, **kwargs)
+
+
+@asynccontextmanager
+async def comfyui_process(base: Path, profile: str, monkeypatch: pytest.MonkeyPatch, *, port: int | None = None,
+                          smoke_image: bool = True) -> AsyncIterator[tuple[FakeComfy, Any]]:
+    """One ComfyUI process lifetime on ``base``: a fresh server, queue and plugin instance
+    (``port``: what its ``--port`` says; the bridge reads it for the instance id). With
+    ``smoke_image`` it writes the input the ``upscale`` graphs load (not while another
+    process on ``base`` may be reading it)."""
+    host = FakeComfy(base, profile=profile)
+    host.install(monkeypatch)
+    if port is not None:
+        host.server.port = port
+    assert host.load_custom_node(REPO)
+    host.add_routes()
+    host.start_worker()
+    if smoke_image:
+        host.make_image("vq_smoke.png")
+    client = TestClient(ComfyTestServer(host.app))
+    await client.start_server()
+    try:
+        yield host, client
+    finally:
+        await client.close()
+        host.stop()
 
 
 def upscale(scale: float = 1.5, image: str = "vq_smoke.png", prefix: str = "vq_test/up") -> dict[str, Any]:

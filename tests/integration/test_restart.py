@@ -2,48 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.fixtures.fakecomfy import FakeComfy
-from tests.helpers import REPO
-
-from tests.integration.helpers import ComfyTestServer, submit, upscale, wait_for, wait_job, wait_prompt
-
-
-@asynccontextmanager
-async def comfyui(base: Path, profile: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Any, Any]]:
-    """One ComfyUI process lifetime: fresh server, queue and plugin instance on ``base``."""
-    host = FakeComfy(base, profile=profile)
-    host.install(monkeypatch)
-    assert host.load_custom_node(REPO)
-    host.add_routes()
-    host.start_worker()
-    host.make_image("vq_smoke.png")
-    client = TestClient(ComfyTestServer(host.app))
-    await client.start_server()
-    try:
-        yield host, client
-    finally:
-        await client.close()
-        host.stop()
+from tests.integration.helpers import (
+    comfyui_process,
+    submit,
+    upscale,
+    wait_for,
+    wait_job,
+    wait_prompt,
+)
 
 
 async def test_restart_requeues_running_prompt_and_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, fast_settings: None
 ) -> None:
     base = tmp_path / "comfy"
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
         created = await submit(client, [upscale(1.1), upscale(1.2), upscale(1.3)])
         await wait_prompt(client, created["prompts"][0]["id"], {"running"})
     # ComfyUI is gone; its in-memory queue with it. A new process starts on the same files.
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=15)
         assert done["status"] == "succeeded"
         first, second, third = done["prompts"]
@@ -63,12 +45,12 @@ async def test_prompt_that_keeps_dying_fails_as_interrupted_repeatedly(
 ) -> None:
     base = tmp_path / "comfy"
     for _ in range(2):  # max_attempts defaults to 2: each "crash" costs one
-        async with comfyui(base, profile, monkeypatch) as (host, client):
+        async with comfyui_process(base, profile, monkeypatch) as (host, client):
             host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
             if _ == 0:
                 created = await submit(client, [upscale(1.1)])
             await wait_prompt(client, created["prompts"][0]["id"], {"running"})
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         done = await wait_job(client, created["id"], {"failed"}, timeout=5)
         error = done["prompts"][0]["error"]
         assert error["type"] == "interrupted_repeatedly" and "2 of 2" in error["message"]
@@ -78,9 +60,9 @@ async def test_pause_survives_a_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, fast_settings: None
 ) -> None:
     base = tmp_path / "comfy"
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         await client.post("/api/vq/v1/queue/pause")
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         state = await (await client.get("/api/vq/v1/queue")).json()
         assert state["paused"] is True
 
@@ -91,13 +73,13 @@ async def test_restarts_do_not_spend_attempts_of_prompts_that_never_started(
 ) -> None:
     base = tmp_path / "comfy"
     for lifetime in range(2):  # two restarts would fail a prompt that had started both times
-        async with comfyui(base, profile, monkeypatch) as (host, client):
+        async with comfyui_process(base, profile, monkeypatch) as (host, client):
             host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
             if lifetime == 0:
                 created = await submit(client, [upscale(1.1), upscale(1.2)])
             await wait_prompt(client, created["prompts"][0]["id"], {"running"})
             await wait_prompt(client, created["prompts"][1]["id"], {"queued"})  # waiting in ComfyUI's queue
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=15)
         first, second = done["prompts"]
         assert first["status"] == "failed" and first["error"]["type"] == "interrupted_repeatedly"
@@ -109,7 +91,7 @@ async def test_restarts_do_not_spend_attempts_of_prompts_that_never_started(
 async def test_clear_queue_in_comfyui_requeues_without_spending_an_attempt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, fast_settings: None
 ) -> None:
-    async with comfyui(tmp_path / "comfy", profile, monkeypatch) as (host, client):
+    async with comfyui_process(tmp_path / "comfy", profile, monkeypatch) as (host, client):
         gate = host.behavior.hold("ImageScaleBy")
         created = await submit(client, [upscale(1.1), upscale(1.2)], max_attempts=1)
         await wait_for(lambda: host.queue.get_current_queue_volatile()[1], what="ours in ComfyUI's queue")

@@ -8,36 +8,12 @@ import io
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TAB_BUTTON = '[class~="vq.queue-tab-button"]'  # the frontend names it "<tab id>-tab-button"
-
-
-@pytest.fixture(scope="module")
-def page(real_comfy: Any) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    # Opened per module: Playwright's sync API keeps an event loop running while it is open.
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(real_comfy.url + "/")
-        page.locator(TAB_BUTTON).wait_for(timeout=60_000)
-        page.errors = errors  # type: ignore[attr-defined]
-        yield page
-        browser.close()
+from tests.real.conftest import TAB_BUTTON
 
 
 def vq(real_comfy: Any, *args: str) -> subprocess.CompletedProcess[str]:

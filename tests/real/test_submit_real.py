@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TAB_BUTTON = '[class~="vq.queue-tab-button"]'
+from tests.real.conftest import TAB_BUTTON
+
 DROP = """(zone, files) => {
   const dt = new DataTransfer();
   for (const [name, bytes] of files) dt.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
@@ -29,24 +24,6 @@ def png(i: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (40 * i, 90, 200 - 20 * i)).save(buf, format="PNG")
     return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def page(real_comfy: Any) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:  # per module: the sync API keeps an event loop running
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(real_comfy.url + "/")
-        page.locator(TAB_BUTTON).wait_for(timeout=60_000)
-        page.errors = errors  # type: ignore[attr-defined]
-        yield page
-        browser.close()
 
 
 def open_submit(page: Any) -> Any:
