@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.fixtures.fakecomfy import FakeComfy
-from tests.integration.helpers import ComfyTestServer
 from tests.helpers import REPO
+from tests.integration.helpers import ComfyTestServer
 
 PROFILES = ["0.3.64", "0.8.0", "newer"]
 

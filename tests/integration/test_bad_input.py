@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_files_routes import API, all_files, multipart, png, uploads_dir
+from tests.integration.test_files_routes import (
+    API,
+    all_files,
+    multipart,
+    png,
+    uploads_dir,
+)
 
 pytestmark = pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
 

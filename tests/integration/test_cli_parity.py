@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from tests.helpers import comfy_graph
-from tests.integration.helpers import job, submit, upscale, wait_for, wait_job, wait_prompt
+from tests.integration.helpers import (
+    job,
+    submit,
+    upscale,
+    wait_for,
+    wait_job,
+    wait_prompt,
+)
 from vq_extension.cli.app import main
 from vq_extension.cli.output import IO
 

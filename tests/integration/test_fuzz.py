@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from vq_extension import routes
 from vq_extension.api.openapi import build_document
 
-
 DOCUMENT = build_document(routes.SPECS)
 EXAMPLES_PER_ROUTE = 12
 TIMEOUT = 20.0  # a hang guard, not a measurement

@@ -9,8 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.helpers import submit, upscale, wait_for, wait_job, wait_prompt
-from tests.integration.test_restart import comfyui
+from tests.integration.helpers import (
+    comfyui_process,
+    submit,
+    upscale,
+    wait_for,
+    wait_job,
+    wait_prompt,
+)
 
 FAIL_REQUEUE = """
 CREATE TRIGGER vq_test_fail_requeue BEFORE UPDATE OF status ON prompt WHEN NEW.status = 'pending'
@@ -45,7 +51,7 @@ async def test_startup_recovery_resolves_prompts_left_interrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str, fast_settings: None
 ) -> None:
     base = tmp_path / "comfy"
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         host.behavior.hold("ImageScaleBy")  # running until ComfyUI goes away
         created = await submit(client, [upscale(1.1)])
         prompt_id = created["prompts"][0]["id"]
@@ -55,7 +61,7 @@ async def test_startup_recovery_resolves_prompts_left_interrupted(
     db = sqlite3.connect(db_path, isolation_level=None)
     db.execute("UPDATE prompt SET status = 'interrupted' WHERE id = ?", (prompt_id,))
     db.close()
-    async with comfyui(base, profile, monkeypatch) as (host, client):
+    async with comfyui_process(base, profile, monkeypatch) as (host, client):
         done = await wait_job(client, created["id"], {"succeeded", "failed"}, timeout=15)
         assert done["status"] == "succeeded"
         assert done["prompts"][0]["attempt"] == 2

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from tests.fixtures.fake_lmstudio import FakeLmStudio
 from tests.unit.autoprompt.conftest import ImageMaker
-from vq_extension.autoprompt.cache import MemoryCacheStore, PromptCache, caption_key, motion_key
+from vq_extension.autoprompt.cache import (
+    MemoryCacheStore,
+    PromptCache,
+    caption_key,
+    motion_key,
+)
 from vq_extension.autoprompt.generator import Generator
 from vq_extension.autoprompt.timing import ClipTiming
 

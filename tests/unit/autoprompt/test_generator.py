@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fixtures.fake_lmstudio import FakeLmStudio, FakeModel, fingerprint, refused_url
+from tests.fixtures.fake_lmstudio import (
+    FakeLmStudio,
+    FakeModel,
+    fingerprint,
+    refused_url,
+)
 from tests.unit.autoprompt.conftest import ImageMaker
 from vq_extension.autoprompt.cache import MemoryCacheStore, PromptCache
 from vq_extension.autoprompt.client import LmStudioClient
 from vq_extension.autoprompt.errors import AutopromptTimeout, AutopromptUnavailable
-from vq_extension.autoprompt.generator import Generator, GeneratorConfig, parse_clips, unquote
+from vq_extension.autoprompt.generator import (
+    Generator,
+    GeneratorConfig,
+    parse_clips,
+    unquote,
+)
 from vq_extension.autoprompt.prompts import motion_system
 from vq_extension.autoprompt.timing import ClipTiming
 from vq_extension.config import Settings

@@ -11,7 +11,6 @@ from pathlib import Path
 from vq_extension.files.retention import DAY, Retention
 from vq_extension.files.staging import Stager
 
-
 MONTH_LATER = 30 * DAY  # a file's ctime cannot be set back: move the clock forward instead
 
 

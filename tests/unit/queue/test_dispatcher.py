@@ -15,8 +15,8 @@ from tests.fixtures.fake_bridge import FakeBridge
 from vq_extension.config import Settings
 from vq_extension.errors import PromptError
 from vq_extension.queue.dispatcher import Dispatcher
-from vq_extension.queue.feeding import UNAVAILABLE_BACKOFF_SECONDS
 from vq_extension.queue.executor import DbExecutor
+from vq_extension.queue.feeding import UNAVAILABLE_BACKOFF_SECONDS
 from vq_extension.queue.models import JobStatus, PromptStatus
 from vq_extension.queue.progress import LiveProgress, WorkerState
 from vq_extension.queue.records import NewJob, NewPrompt, PromptRecord

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from vq_extension.queue import sql as Q
-from vq_extension.queue.models import ALLOWED_FROM, RETRYABLE, PromptStatus, derive_job_status
+from vq_extension.queue.models import (
+    ALLOWED_FROM,
+    RETRYABLE,
+    PromptStatus,
+    derive_job_status,
+)
 from vq_extension.queue.records import BulkResult, Change, NewJob, NewPrompt
 from vq_extension.queue.store import SqliteQueueStore
 
