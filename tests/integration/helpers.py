@@ -25,21 +25,16 @@ class ComfyTestServer(TestServer):
 
 
 @asynccontextmanager
-async def comfyui_process(base: Path, profile: str, monkeypatch: pytest.MonkeyPatch, *, port: int | None = None,
-                          smoke_image: bool = True) -> AsyncIterator[tuple[FakeComfy, Any]]:
-    """One ComfyUI process lifetime on ``base``: a fresh server, queue and plugin instance
-    (``port``: what its ``--port`` says; the bridge reads it for the instance id). With
-    ``smoke_image`` it writes the input the ``upscale`` graphs load (not while another
-    process on ``base`` may be reading it)."""
+async def comfyui_process(base: Path, profile: str,
+                          monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeComfy, Any]]:
+    """One ComfyUI process lifetime on ``base``: a fresh server, queue and plugin instance,
+    and the input the ``upscale`` graphs load."""
     host = FakeComfy(base, profile=profile)
     host.install(monkeypatch)
-    if port is not None:
-        host.server.port = port
     assert host.load_custom_node(REPO)
     host.add_routes()
     host.start_worker()
-    if smoke_image:
-        host.make_image("vq_smoke.png")
+    host.make_image("vq_smoke.png")
     client = TestClient(ComfyTestServer(host.app))
     await client.start_server()
     try:

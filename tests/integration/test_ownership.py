@@ -6,22 +6,37 @@ directory (so one database), different ports."""
 from __future__ import annotations
 
 import collections
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from tests.fixtures.fakecomfy import FakeComfy
-from tests.integration.helpers import (
-    comfyui_process,
-    submit,
-    upscale,
-    wait_for,
-    wait_job,
-)
 from vq_extension.queue.models import PromptStatus as P
+from tests.helpers import REPO
+from tests.integration.helpers import submit, upscale, wait_for, wait_job
 
 LEASE_SECONDS = "2"  # short, so the hand-over happens within the test; the lease decides, not a sleep
+
+
+@asynccontextmanager
+async def instance(base: Path, port: int, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeComfy, Any]]:
+    host = FakeComfy(base, profile="0.8.0")
+    host.install(monkeypatch)
+    host.server.port = port  # what `--port` says (the bridge reads it for the instance id)
+    assert host.load_custom_node(REPO)
+    host.add_routes()
+    host.start_worker()
+    client = TestClient(TestServer(host.app))
+    await client.start_server()
+    try:
+        yield host, client
+    finally:
+        await client.close()
+        host.stop()
 
 
 def successes(*hosts: FakeComfy) -> collections.Counter[int]:
@@ -40,10 +55,8 @@ async def test_two_instances_share_the_queue_run_each_prompt_once_and_take_over_
     monkeypatch.setenv("VQ_LEASE_SECONDS", LEASE_SECONDS)
     base = tmp_path / "comfy"
     async with AsyncExitStack() as stack:
-        a, client_a = await stack.enter_async_context(
-            comfyui_process(base, "0.8.0", monkeypatch, port=8188, smoke_image=False))
-        b, client_b = await stack.enter_async_context(
-            comfyui_process(base, "0.8.0", monkeypatch, port=8189, smoke_image=False))
+        a, client_a = await stack.enter_async_context(instance(base, 8188, monkeypatch))
+        b, client_b = await stack.enter_async_context(instance(base, 8189, monkeypatch))
         a.make_image("vq_smoke.png")
         for host in (a, b):
             host.behavior.node_seconds["ImageScaleBy"] = 0.1
