@@ -36,7 +36,6 @@ log = logging.getLogger("vq.dispatcher")
 P = PromptStatus
 
 PAUSED_SETTING = "paused"
-STARTED_TICK_DELAY = 0.25  # a started prompt is marked running at most this late (if it still runs)
 MISSING_RETRY_SECONDS = 0.02  # ComfyUI announced an end before writing history: look again soon
 
 
@@ -333,8 +332,9 @@ class Dispatcher(Feeder):
             # ``executing`` {node: None} follows the history write (0.8.0's prompt_worker): the real end
             self.nudge()
         elif event == "execution_start":
-            # Only to mark it running: a short prompt ends (and is reconciled) before this fires.
-            self._nudge_later(STARTED_TICK_DELAY)
+            # Mark it running at once: only a prompt that started spends an attempt when
+            # ComfyUI dies, so a prompt that crashes ComfyUI cannot be retried forever.
+            self.nudge()
 
     def _nudge_later(self, delay: float) -> None:
         loop = asyncio.get_running_loop()
