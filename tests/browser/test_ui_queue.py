@@ -177,7 +177,7 @@ def test_cancel_running_job_explains_the_interrupt(ui):
 
 
 def test_retry_failed_job_and_prompt(ui):
-    page, host = ui.page, ui.host
+    host = ui.host
     host.behavior(fail_nodes={"ImageScaleBy": ["RuntimeError", "scripted failure for retry"]})
     try:
         job = host.submit("retry me", 2)

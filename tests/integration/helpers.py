@@ -25,16 +25,22 @@ class ComfyTestServer(TestServer):
 
 
 @asynccontextmanager
-async def comfyui_process(base: Path, profile: str,
-                          monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeComfy, Any]]:
+async def comfyui_process(base: Path, profile: str, monkeypatch: pytest.MonkeyPatch, *,
+                          port: int | None = None) -> AsyncIterator[tuple[FakeComfy, Any]]:
     """One ComfyUI process lifetime on ``base``: a fresh server, queue and plugin instance,
-    and the input the ``upscale`` graphs load."""
+    and the input the ``upscale`` graphs load. ``port`` is what its ``--port`` says (set
+    before the plugin loads: the instance id is made of it); two processes alive at once on
+    one base need two ports, as two real ComfyUIs on one install would."""
     host = FakeComfy(base, profile=profile)
     host.install(monkeypatch)
+    if port is not None:
+        host.server.port = port
     assert host.load_custom_node(REPO)
     host.add_routes()
     host.start_worker()
-    host.make_image("vq_smoke.png")
+    image = Path(host.paths.get_input_directory()) / "vq_smoke.png"
+    if not image.exists():  # made once per base: another process alive on it may be reading it
+        host.make_image(image.name)
     client = TestClient(ComfyTestServer(host.app))
     await client.start_server()
     try:

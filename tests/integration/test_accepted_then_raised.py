@@ -18,7 +18,7 @@ async def test_handler_that_raises_after_queueing_keeps_the_prompt_tracked(comfy
     calls: list[str] = []
 
     async def queues_then_raises(request: Any) -> Any:
-        response = await original(request)
+        await original(request)
         calls.append((await request.json())["prompt_id"])
         raise RuntimeError("a step after prompt_queue.put failed")
 

@@ -6,37 +6,23 @@ directory (so one database), different ports."""
 from __future__ import annotations
 
 import collections
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from tests.fixtures.fakecomfy import FakeComfy
+from tests.integration.helpers import (
+    comfyui_process,
+    submit,
+    upscale,
+    wait_for,
+    wait_job,
+)
 from vq_extension.queue.models import PromptStatus as P
-from tests.helpers import REPO
-from tests.integration.helpers import submit, upscale, wait_for, wait_job
 
 LEASE_SECONDS = "2"  # short, so the hand-over happens within the test; the lease decides, not a sleep
-
-
-@asynccontextmanager
-async def instance(base: Path, port: int, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeComfy, Any]]:
-    host = FakeComfy(base, profile="0.8.0")
-    host.install(monkeypatch)
-    host.server.port = port  # what `--port` says (the bridge reads it for the instance id)
-    assert host.load_custom_node(REPO)
-    host.add_routes()
-    host.start_worker()
-    client = TestClient(TestServer(host.app))
-    await client.start_server()
-    try:
-        yield host, client
-    finally:
-        await client.close()
-        host.stop()
 
 
 def successes(*hosts: FakeComfy) -> collections.Counter[int]:
@@ -49,15 +35,21 @@ def successes(*hosts: FakeComfy) -> collections.Counter[int]:
     return ran
 
 
+def recorded(plugin: Any, host: FakeComfy) -> bool:
+    """Has this instance recorded the outcome of every prompt its ComfyUI finished?"""
+    finished = set(host.queue.get_history())
+    done = {p.comfy_prompt_id for p in plugin.store.prompts_in([P.SUCCEEDED]) if p.comfy_prompt_id in finished}
+    return done == finished
+
+
 async def test_two_instances_share_the_queue_run_each_prompt_once_and_take_over_a_dead_ones_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_settings: None
 ) -> None:
     monkeypatch.setenv("VQ_LEASE_SECONDS", LEASE_SECONDS)
     base = tmp_path / "comfy"
     async with AsyncExitStack() as stack:
-        a, client_a = await stack.enter_async_context(instance(base, 8188, monkeypatch))
-        b, client_b = await stack.enter_async_context(instance(base, 8189, monkeypatch))
-        a.make_image("vq_smoke.png")
+        a, client_a = await stack.enter_async_context(comfyui_process(base, "0.8.0", monkeypatch, port=8188))
+        b, client_b = await stack.enter_async_context(comfyui_process(base, "0.8.0", monkeypatch, port=8189))
         for host in (a, b):
             host.behavior.node_seconds["ImageScaleBy"] = 0.1
         plugin_a, plugin_b = a.server._vq_plugin, b.server._vq_plugin
@@ -75,6 +67,9 @@ async def test_two_instances_share_the_queue_run_each_prompt_once_and_take_over_
         # Kill A mid-run: its dispatcher and its ComfyUI worker stop, nothing is cleaned up.
         held = a.behavior.hold("ImageScaleBy")  # A's next prompt stays running until A dies
         await wait_for(lambda: held.prompt_ids, what="A to be running a prompt it cannot finish")
+        # ...and A has recorded every prompt its ComfyUI finished: one finished there but not
+        # yet recorded when A dies would rightly run again on B (vq runs a prompt at least once).
+        await wait_for(lambda: recorded(plugin_a, a), what="A to record what its ComfyUI finished")
         in_flight = [p for p in plugin_a.store.prompts_in([P.QUEUED, P.RUNNING])
                      if p.owner == plugin_a.dispatcher.instance.id]
         plugin_a.dispatcher._task.cancel()

@@ -5,6 +5,7 @@ loop task, no sleeping and no ComfyUI (DESIGN §4)."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from vq_extension.queue.dispatcher import Dispatcher
 from vq_extension.queue.executor import DbExecutor
 from vq_extension.queue.feeding import UNAVAILABLE_BACKOFF_SECONDS
 from vq_extension.queue.models import JobStatus, PromptStatus
+from vq_extension.queue.ownership import Instance
 from vq_extension.queue.progress import LiveProgress, WorkerState
 from vq_extension.queue.records import NewJob, NewPrompt, PromptRecord
 from vq_extension.queue.store import SqliteQueueStore
@@ -564,3 +566,59 @@ async def test_the_tick_renews_the_lease_inside_its_one_transaction_every_third_
     rig.clock.advance(11)
     await rig.tick()
     assert rig.worker.paused and ("queue",) in rig.events.calls
+
+
+# --- two instances on one database (one ComfyUI per GPU) ----------------------------------
+
+
+def second_instance(rig: Rig, port: int = 8189) -> Dispatcher:
+    """Another ComfyUI process's dispatcher on the rig's database: its own ComfyUI (a
+    FakeBridge), its own instance id, the same clock."""
+    me = Instance(f"unit:{port}", "unit", port, os.getpid(), rig.clock())
+    return Dispatcher(store=rig.store, db=rig.db, bridge=FakeBridge(), events=RecordingEvents(), live=LiveProgress(),
+                      worker=WorkerState(), settings=rig.settings, clock=rig.clock, instance=me)
+
+
+async def test_a_dead_instances_queued_and_running_prompts_go_to_the_other_once_its_lease_expires(rig: Rig) -> None:
+    a, b = rig.dispatcher, second_instance(rig)
+    job_id = rig.job(4)
+    await a.tick()
+    rig.bridge.start()
+    await a.tick()
+    await b.tick()
+    assert rig.statuses(job_id) == [P.RUNNING, P.QUEUED, P.QUEUED, P.QUEUED]
+    assert [p.owner for p in rig.store.job_prompts(job_id)] == [a.instance.id] * 2 + [b.instance.id] * 2
+
+    # A is alive: B's polls leave its prompts alone however long they take
+    for _ in range(3):
+        rig.clock.advance(rig.settings.lease_seconds / 2)
+        await a.tick()
+        await b.tick()
+    assert [p.owner for p in rig.store.job_prompts(job_id)][:2] == [a.instance.id] * 2
+    for cid in list(b.bridge.pending):
+        b.bridge.start(cid)
+        b.bridge.succeed(cid)
+    await b.tick()
+    assert rig.statuses(job_id) == [P.RUNNING, P.QUEUED, P.SUCCEEDED, P.SUCCEEDED]
+    assert b.bridge.submitted[2:] == [], "B waited for A's prompts, it did not run them too"
+
+    # A dies (no more ticks): once its lease is over, B's next poll takes both prompts over
+    a_running, a_queued = rig.cid(job_id, 0), rig.cid(job_id, 1)
+    rig.clock.advance(rig.settings.lease_seconds + rig.settings.poll_seconds)
+    await b.tick()
+    assert [p.owner for p in rig.store.job_prompts(job_id)][:2] == [b.instance.id] * 2
+    assert [p.attempt for p in rig.store.job_prompts(job_id)][:2] == [2, 1], "only the started one used an attempt"
+    messages = [m for _, m in rig.log(job_id)]
+    assert any("stopped renewing its lease" in m and "while it was running" in m for m in messages)
+    assert any("never started" in m and "stopped renewing its lease" in m and "waiting in ComfyUI's queue" in m
+               for m in messages)
+    for cid in list(b.bridge.pending):
+        b.bridge.start(cid)
+        b.bridge.succeed(cid)
+    await b.tick()
+    assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
+
+    # A was only hung: back, its poll finds the prompts are no longer its own and takes them out of its ComfyUI
+    await a.tick()
+    assert rig.bridge.deleted == [a_queued] and rig.bridge.interrupted == [a_running]
+    assert rig.store.get_job(job_id).status is J.SUCCEEDED  # type: ignore[union-attr]
