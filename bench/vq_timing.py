@@ -12,9 +12,7 @@ queue/history reads, the event publisher and its broadcasts, and the PromptQueue
 that take ComfyUI's queue mutex. Each probe keeps count, wall time, CPU time of the calling
 thread (sync calls only) and the max, split by thread.
 
-VQ_TIMING_PROBES=0 leaves the probes out; VQ_EXPERIMENT=nudge_on_done also patches the
-dispatcher's event handler to reconcile on `executing` {node: None} (a what-if for
-docs/performance.md, finding 4; vq's code is not changed).
+VQ_TIMING_PROBES=0 leaves the probes out (thread CPU times only).
 
 Signals: SIGUSR1 resets the numbers; SIGUSR2 writes them, plus every Python thread's CPU
 time since the last reset (from /proc), to $VQ_TIMING_OUT (default /tmp/vq-timing.json).
@@ -118,20 +116,17 @@ def _dump(*_):
 def _install_probes(plugin) -> None:
     d, st, br, ev, rd, db = (plugin.dispatcher, plugin.store, plugin.host, plugin.dispatcher.events,
                              plugin.reader, plugin.db)
-    for attr in ("tick", "_reconcile", "_fill", "_submit", "_apply", "_finish", "_while_running",
+    for attr in ("tick", "_sync", "_reconcile", "_submit_claimed", "_submit", "_apply", "_lost", "_while_running",
                  "_on_comfy_event", "_record", "nudge"):
         wrap(d, attr)
-    for attr in ("claim_next", "transition", "requeue", "pull_back", "prompts_in", "get_graph", "_refresh_job",
-                 "_log_change", "prompt_totals", "prompt_counts", "average_seconds", "get_job", "job_prompts",
-                 "attempts", "list_jobs", "job_totals"):
+    for attr in ("apply", "transition", "pull_back", "lose", "prompts_in", "instances", "get_setting"):
         wrap(st, attr, f"store.{attr}")
     wrap(db, "run", "DbExecutor.run (hop, wall incl. queueing)")
-    for attr in ("submit", "_submit_via_handler", "snapshot", "outcome", "delete_pending", "interrupt", "_on_event",
-                 "watch"):
+    for attr in ("submit", "_submit_via_handler", "snapshot", "outcome", "delete_pending", "interrupt", "watch"):
         wrap(br, attr, f"bridge.{attr}")
     if br._post_prompt is not None:
         br._post_prompt = _timed_handler(br._post_prompt)
-    for attr in ("prompt", "job", "queue", "_flush"):
+    for attr in ("prompt", "job", "queue", "progress", "_flush"):
         wrap(ev, attr, f"events.{attr}")
     original = ev._broadcast
 
@@ -142,7 +137,7 @@ def _install_probes(plugin) -> None:
 
     ev._broadcast = broadcast
     wrap(ev, "_broadcast", "events._broadcast (send_sync)")
-    for attr in ("job_summaries", "queue_state", "job_detail", "list_jobs"):
+    for attr in ("events_snapshot", "job_summaries", "queue_state", "job_detail", "list_jobs"):
         wrap(rd, attr, f"reader.{attr}")
     q = br.server.prompt_queue
     for attr in ("put", "get", "task_done", "get_current_queue_volatile", "get_current_queue", "get_history",
@@ -161,22 +156,6 @@ def _timed_handler(handler):
     return timed
 
 
-def _experiment_nudge_on_done(plugin) -> None:
-    """What-if (VQ_EXPERIMENT=nudge_on_done): also reconcile on ComfyUI's `executing` with
-    node None, which 0.8.0 sends right after task_done stored the history entry."""
-    d = plugin.dispatcher
-    original = d._on_comfy_event
-
-    def on_event(event, comfy_prompt_id, payload):
-        original(event, comfy_prompt_id, payload)
-        if event == "executing" and payload.get("node") is None:
-            d.nudge()
-
-    d._on_comfy_event = on_event
-    plugin.host._listener = on_event  # the tap holds the bound method it was given
-    print("vq_timing: experiment nudge_on_done", file=sys.stderr, flush=True)
-
-
 def _watch() -> None:
     """Waits until vq is installed on the PromptServer, then installs the probes."""
     deadline = time.monotonic() + 300
@@ -184,15 +163,10 @@ def _watch() -> None:
         server = sys.modules.get("server")
         inst = getattr(getattr(server, "PromptServer", None), "instance", None)
         plugin = getattr(inst, "_vq_plugin", None)
-        if plugin:
+        if plugin and plugin.started:  # routes' parts (the reader) answer only once vq runs
             time.sleep(0.5)
             if os.environ.get("VQ_TIMING_PROBES", "1") != "0":
                 _install_probes(plugin)
-            if os.environ.get("VQ_EXPERIMENT") == "nudge_on_done":
-                # the tap is installed when the dispatcher starts: wait for it
-                while plugin.host._listener is None:
-                    time.sleep(0.1)
-                _experiment_nudge_on_done(plugin)
             _reset()
             return
         time.sleep(0.2)
