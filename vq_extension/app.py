@@ -7,6 +7,7 @@ no ComfyUI checks). Nothing is patched after construction.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,7 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     live, worker = LiveProgress(), WorkerState()
     stager = Stager(dirs.input)
     reader = QueueReader(store, db, live, worker, settings.max_in_flight)
-    workflows = WorkflowService([SHIPPED_WORKFLOWS, dirs.data / USER_WORKFLOWS], preflight=host)
+    workflows = WorkflowService([SHIPPED_WORKFLOWS, dirs.data / USER_WORKFLOWS], preflight=host, file_work=work.run)
     extra_roots = [Path(p) for p in settings.allowed_roots]
 
     def roots() -> AllowedRoots:
@@ -148,6 +149,8 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         preflight=host,
         stage_by_default=settings.stage_on_submit,
         max_attempts=settings.max_attempts,
+        max_folder_files=settings.max_folder_files,
+        file_work=work.run,
     )
     dispatcher: Dispatcher | None = None
     events: EventPublisher | NoBrowsers  # an EventSink, and the autoprompt notifier
@@ -156,8 +159,9 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
         events = EventPublisher(host.broadcast, reader, live)
         instance = Instance.here(host=settings.owner_id, port=host.port(), started_at=time.time())
         dispatcher = Dispatcher(store=store, db=db, bridge=host, events=events, live=live, worker=worker,
-                                settings=settings, input_problem=stager.verify,
-                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots), instance=instance)
+                                settings=settings, input_problem=functools.partial(work.run, stager.verify),
+                                on_job_succeeded=ProcessedMover(store=store, db=db, roots=roots, file_work=work.run),
+                                instance=instance)
         control = dispatcher
     else:
         events, control = NoBrowsers(), NoComfyUI()
@@ -168,9 +172,11 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
                              store=store, db=db, work=work)
     lmstudio = LmStudioClient(settings.lmstudio_url, timeout=settings.autoprompt_timeout_seconds)
-    generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings))
+    generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings),
+                          file_work=work.run)
     autoprompt = AutopromptService(settings=settings, generator=generator, lister=lmstudio,
-                                   catalog=workflows.catalog, roots=roots, notify=events.autoprompt)
+                                   catalog=workflows.catalog, roots=roots, notify=events.autoprompt,
+                                   file_work=work.run)
     presets = PresetService(store, db)
     return App(settings, dirs, store, db, reader, jobs, workflows, files, staging, presets, submitter, work, host,
                dispatcher, autoprompt, lmstudio)

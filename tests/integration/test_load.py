@@ -4,13 +4,16 @@ huge folders refused, dry runs answered a page at a time."""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
+from tests.integration.helpers import wait_for, wait_job
 from tests.integration.test_openapi import images
 
 pytestmark = pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
@@ -19,7 +22,9 @@ API = "/api/vq/v1"
 
 async def test_file_work_never_waits_on_the_default_executor(client: Any, comfy: Any, plugin: Any) -> None:
     # aiohttp serves ComfyUI's own files (GET /view, the frontend) from the default executor;
-    # with every one of its threads busy, vq's path checks and browsing must still answer.
+    # with every one of its threads busy, vq's file work must still get done: path checks,
+    # browsing, uploads, reading definitions, a staged folder submit, the dispatcher's check
+    # of a staged input before it hands the prompt over, and the `_processed` move.
     loop = asyncio.get_running_loop()
     gate = threading.Event()
     busy = ThreadPoolExecutor(max_workers=1)
@@ -27,13 +32,36 @@ async def test_file_work_never_waits_on_the_default_executor(client: Any, comfy:
     loop.set_default_executor(busy)
     try:
         folder = images(Path(comfy.paths.input_directory) / "load")
-        resp = await asyncio.wait_for(client.post(f"{API}/paths/normalize", json={"path": str(folder)}), 30)
-        assert resp.status == 200, await resp.text()
-        resp = await asyncio.wait_for(client.get(f"{API}/browse", params={"path": str(folder)}), 30)
-        assert resp.status == 200, await resp.text()
+        for resp in (await within(client.post(f"{API}/paths/normalize", json={"path": str(folder)})),
+                     await within(client.get(f"{API}/browse", params={"path": str(folder)})),
+                     await within(client.post(f"{API}/workflows/reload")),
+                     await within(client.post(f"{API}/uploads", data=png_form()[0], headers=png_form()[1]))):
+            assert resp.status in (200, 201), await resp.text()
+        body = {"workflow": "smoke-image", "input": str(folder), "stage": True, "move_processed": True}
+        resp = await within(client.post(f"{API}/jobs", json=body))
+        assert resp.status == 201, await resp.text()
+        done = await wait_job(client, (await resp.json())["id"], {"succeeded", "failed"}, timeout=30)
+        assert done["status"] == "succeeded", done
+        await wait_for(lambda: sorted(p.name for p in (folder / "_processed").glob("*.png")) == ["img1.png", "img2.png"],
+                       what="the sources moved to _processed")
     finally:
         gate.set()
-    assert plugin.files.work is plugin.work and plugin.staging.work is plugin.work
+    work = plugin.work
+    assert plugin.files.work is work and plugin.staging.work is work
+    assert plugin.autoprompt.file_work == work.run and plugin.autoprompt.generator.file_work == work.run
+
+
+async def within(request: Any) -> Any:
+    """The answer, or a failure (not a hang) when vq waited on the blocked default executor."""
+    return await asyncio.wait_for(request, 30)
+
+
+def png_form() -> tuple[bytes, dict[str, str]]:
+    image = io.BytesIO()
+    Image.new("RGB", (16, 12), (10, 200, 30)).save(image, "PNG")
+    body = (b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="up.png"\r\n\r\n'
+            + image.getvalue() + b"\r\n--XyZ--\r\n")
+    return body, {"Content-Type": "multipart/form-data; boundary=XyZ"}
 
 
 async def test_a_folder_over_max_folder_files_is_refused(client: Any, comfy: Any, plugin: Any) -> None:
@@ -45,9 +73,19 @@ async def test_a_folder_over_max_folder_files_is_refused(client: Any, comfy: Any
         answer = await resp.json()
         assert resp.status == 400, answer
         assert "max_folder_files" in answer["error"]["message"] and "more than 5" in answer["error"]["message"]
-    plugin.settings.max_folder_files = 6
+    plugin.submitter.max_folder_files = 5  # read once at start-up (a setting change needs a restart)
+    for dry_run in (True, False):
+        body = {"workflow": "smoke-image", "input": str(folder), "dry_run": dry_run}
+        resp = await client.post(f"{API}/jobs", json=body)
+        answer = await resp.json()
+        assert resp.status == 400, answer
+        assert "max_folder_files" in answer["error"]["message"] and "more than 5" in answer["error"]["message"]
+    assert (await (await client.get(f"{API}/jobs")).json())["total"] == 0, "nothing was queued"
+    plugin.settings.max_folder_files = plugin.submitter.max_folder_files = 6
     resp = await client.post(f"{API}/paths/normalize", json={"path": str(folder), "workflow": "smoke-image"})
     assert resp.status == 200 and (await resp.json())["matching_files"] == 6
+    resp = await client.post(f"{API}/jobs", json={"workflow": "smoke-image", "input": str(folder), "dry_run": True})
+    assert resp.status == 200 and (await resp.json())["total"] == 6
 
 
 async def test_dry_runs_are_answered_a_page_at_a_time(client: Any, comfy: Any) -> None:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from ..files.work import Runner
 from .timing import ClipTiming
 
-Runner = Callable[..., Awaitable[Any]]
 KEY_VERSION = 1  # bump when the meaning of a cached value changes, so old entries miss
 
 CAPTION = "caption"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from ..config import Settings
+from ..files.work import Runner
 from . import prompts
 from .cache import PromptCache, caption_key, motion_key
 from .client import (
@@ -98,11 +99,12 @@ class BatchResult:
 
 class Generator:
     def __init__(self, backend: Backend, cache: PromptCache, config: GeneratorConfig,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, file_work: Runner = asyncio.to_thread) -> None:
         self.backend = backend
         self.cache = cache
         self.config = config
         self.clock = clock
+        self.file_work = file_work  # hashing and resizing images: vq's file executor in the app
 
     async def generate_batch(self, paths: Sequence[str], callback: Progress | None = None, *,
                              stage: Stage = "both", timing: ClipTiming = ClipTiming(24, 81),
@@ -158,14 +160,14 @@ class Generator:
         model = batch.stage1_model or ""
         path = Path(result.path)
         params = {"long_side": self.config.image_long_side}
-        key = caption_key(await asyncio.to_thread(content_hash, path), model,
+        key = caption_key(await self.file_work(content_hash, path), model,
                           (prompts.CAPTION_SYSTEM, prompts.CAPTION_USER), params)
         cached = None if batch.fresh else await self.cache.caption(key)
         if cached is not None:
             batch.cache_hits["caption"] += 1
             result.caption = cached
             return
-        image = await asyncio.to_thread(image_data_url, path, self.config.image_long_side)
+        image = await self.file_work(image_data_url, path, self.config.image_long_side)
         messages = (system_message(prompts.CAPTION_SYSTEM), user_message(prompts.CAPTION_USER, image))
         result.caption = await self.backend.chat(ChatRequest("caption", model, messages, temperature=0.2))
         await self.cache.put_caption(key, result.caption)

@@ -21,6 +21,7 @@ from ..config import Settings
 from ..errors import InvalidRequest, NotFound
 from ..files.paths import AllowedRoots
 from ..files.service import checked
+from ..files.work import Runner
 from ..timestamps import iso
 from ..workflows import Catalog, ParamError, WorkflowNotFound, resolve_params, timing
 from .errors import AutopromptError
@@ -81,8 +82,10 @@ class Run:
 
 class AutopromptService:
     def __init__(self, *, settings: Settings, generator: Generator, lister: ModelLister, catalog: Catalog,
-                 roots: Callable[[], AllowedRoots], notify: Notify, clock: Callable[[], float] = time.time) -> None:
+                 roots: Callable[[], AllowedRoots], notify: Notify, file_work: Runner,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self.file_work = file_work  # checking the images' paths: vq's file executor
         self.generator = generator
         self.lister = lister
         self.catalog = catalog
@@ -102,7 +105,7 @@ class AutopromptService:
                                                   "autoprompt_image_long_side"})}
 
     async def generate(self, request: AutopromptRequest) -> dict[str, Any]:
-        checked = await asyncio.to_thread(self._check, request)
+        checked = await self.file_work(self._check, request)
         if len(checked.paths) > SYNC_MAX_IMAGES:
             raise InvalidRequest(f"{len(checked.paths)} images are too many to wait for; the synchronous route "
                                  f"takes up to {SYNC_MAX_IMAGES}: start a run (POST /vq/v1/autoprompt/runs)",
@@ -113,7 +116,7 @@ class AutopromptService:
     async def start_run(self, request: AutopromptRequest) -> dict[str, Any]:
         """Checks and the LM Studio probe happen now (so a bad request is a 4xx and an
         absent LM Studio a 503, not a failed run); the work runs in the background."""
-        checked = await asyncio.to_thread(self._check, request)
+        checked = await self.file_work(self._check, request)
         models = await self.generator.models(request.stage)
         stages = ["caption", "motion"] if request.stage == "both" else [request.stage]
         run = Run(self._next_id, request, {s: {"done": 0, "total": len(checked.paths)} for s in stages},

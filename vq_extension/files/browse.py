@@ -3,7 +3,7 @@
 It runs on the server so it works from a remote browser too, and it never shows anything
 outside the allowed roots: entries that are symlinks resolving outside every root are left
 out rather than shown as dead ends. Listings are bounded, because a folder of 100k frames
-must not stall the request. Blocking: call it through `asyncio.to_thread`.
+must not stall the request. Blocking: call it through vq's file executor (`FileWork.run`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidRequest
 from ..media import PROCESSED_DIR, media_kind
 from .paths import AllowedRoots, PathNotAllowed
 
@@ -166,3 +167,20 @@ def _count_files(path: str, wanted: frozenset[str] | None) -> int | None:
     except OSError:
         return None
     return count
+
+
+def refuse_huge_folder(folder: Path, limit: int) -> None:
+    """A folder of more than ``limit`` (``max_folder_files``) entries is refused before it
+    is scanned: listing, counting and planning 100k files ties up threads and the loop for
+    seconds. Counting stops at the first entry over the limit. Blocking."""
+    try:
+        with os.scandir(folder) as it:
+            for n, _entry in enumerate(it, 1):
+                if n > limit:
+                    raise InvalidRequest(
+                        f"{folder} holds more than {limit:,} entries, more than vq scans "
+                        f"(max_folder_files); split it into subfolders of fewer files, or raise "
+                        "max_folder_files in vq.yaml (VQ_MAX_FOLDER_FILES) and restart ComfyUI",
+                        {"param": "path", "limit": limit, "setting": "max_folder_files"})
+    except (NotADirectoryError, FileNotFoundError, PermissionError):
+        return

@@ -1,7 +1,7 @@
 """`_processed`: after a job fully succeeds, its source files move out of the way into
 ``<source folder>/_processed/`` so the next folder submit does not pick them up again.
 Never overwrites: a name already taken there gets ``__2``, ``__3``, ... Blocking: call
-through ``asyncio.to_thread``."""
+through vq's file executor (``FileWork.run``)."""
 
 from __future__ import annotations
 

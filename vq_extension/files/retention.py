@@ -18,7 +18,7 @@ inode's ctime, so the newer of the two is when vq last placed it.
 
 Never followed: symlinks (anything not a regular file by lstat is left alone) and names
 that are not vq's. Deleting one name of a hard-linked file frees no space while the other
-name (the upload) exists; `shared` says so. Blocking: call through `asyncio.to_thread`.
+name (the upload) exists; `shared` says so. Blocking: call through vq's file executor (`FileWork.run`).
 """
 
 from __future__ import annotations

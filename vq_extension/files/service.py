@@ -29,7 +29,7 @@ from ..workflows import (
     discover_inputs,
 )
 from . import uploads
-from .browse import MAX_SCAN, FolderNotFound, browse
+from .browse import MAX_SCAN, FolderNotFound, browse, refuse_huge_folder
 from .paths import AllowedRoots, PathInvalid, PathNotAllowed
 from .thumbnails import Thumbnail, render_thumbnail, thumb_url
 from .work import FileWork
@@ -95,7 +95,7 @@ class FilesService:
             return int(path.suffix.lower() in wanted)
         if kind != "folder":
             return None
-        self._refuse_huge(path)
+        refuse_huge_folder(path, self.settings.max_folder_files)
         try:
             if wf is not None:
                 return sum(1 for f in discover_inputs(wf, path) if _inside_roots(roots, f))
@@ -127,7 +127,7 @@ class FilesService:
         roots = self.roots()
         if raw is not None:
             try:
-                self._refuse_huge(roots.resolve(raw))
+                refuse_huge_folder(roots.resolve(raw), self.settings.max_folder_files)
             except (PathNotAllowed, PathInvalid):
                 pass  # browse() answers those with the right message
         try:
@@ -177,7 +177,8 @@ class FilesService:
         directory = await self.work.run(self._upload_dir, subfolder)
         limit = self.settings.upload_max_bytes
         try:
-            saved = await uploads.save_upload(chunks, directory, filename, max_bytes=limit, base_dir=self.input_dir)
+            saved = await uploads.save_upload(chunks, directory, filename, max_bytes=limit, base_dir=self.input_dir,
+                                              file_work=self.work.run)
         except uploads.UploadTooLarge:
             raise _too_large(limit) from None
         except uploads.UnsupportedMedia as exc:
@@ -224,22 +225,6 @@ class FilesService:
         return target
 
     # --- helpers -----------------------------------------------------------------------------
-
-    def _refuse_huge(self, folder: Path) -> None:
-        """A folder of more than max_folder_files entries is refused before it is scanned:
-        listing, counting and planning 100k files ties up threads and the loop for seconds."""
-        limit = self.settings.max_folder_files
-        try:
-            with os.scandir(folder) as it:
-                for n, _entry in enumerate(it, 1):
-                    if n > limit:
-                        raise InvalidRequest(
-                            f"{folder} holds more than {limit:,} entries, more than vq scans "
-                            f"(max_folder_files); split it into subfolders of fewer files, or raise "
-                            "max_folder_files in vq.yaml (VQ_MAX_FOLDER_FILES) and restart ComfyUI",
-                            {"param": "path", "limit": limit, "setting": "max_folder_files"})
-        except (NotADirectoryError, FileNotFoundError, PermissionError):
-            return
 
     def _workflow(self, name: str | None) -> LoadedWorkflow | None:
         if name is None:

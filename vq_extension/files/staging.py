@@ -21,7 +21,7 @@ the file as old and unreferenced cannot delete it under a submit that just picke
 All-or-nothing: every source is hashed and copied or linked to a temp name first; only when
 all succeeded are the temps linked under their final names. A failure before that point
 touches no final name; a failure while placing removes the final names this call created.
-Blocking: call `stage` and `verify` through `asyncio.to_thread`.
+Blocking: call `stage` and `verify` through vq's file executor (`FileWork.run`).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from .work import Runner
 
 T = TypeVar("T")
 
@@ -167,28 +168,30 @@ async def save_upload(
     *,
     max_bytes: int,
     base_dir: Path | None = None,
+    file_work: Runner = asyncio.to_thread,
 ) -> SavedUpload:
     """Stream an upload into `directory` under a unique, sanitized name.
 
     Raises UploadTooLarge as soon as `max_bytes` is passed and UnsupportedMedia as soon as
     the first bytes are known; either way, and on cancellation, the temp file is removed.
+    Blocking steps go to ``file_work`` (the app passes vq's own file executor).
     """
-    await _in_thread(directory.mkdir, parents=True, exist_ok=True)
+    await _in_thread(file_work, directory.mkdir, parents=True, exist_ok=True)
     tmp = directory / f".vq-upload-{uuid.uuid4().hex}.part"
-    fd = await _in_thread(os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = await _in_thread(file_work, os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         try:
-            sha, size, head = await _receive(stream, fd, max_bytes)
-            await _in_thread(os.fsync, fd)  # the final name must never point at a half file
+            sha, size, head = await _receive(stream, fd, max_bytes, file_work)
+            await _in_thread(file_work, os.fsync, fd)  # the final name must never point at a half file
         finally:
             os.close(fd)
         sniffed = _sniff(head)
         if sniffed is None:
             raise UnsupportedMedia(_describe(head))
         name = _with_extension(sanitize_filename(filename), *sniffed)
-        final, reused = await _in_thread(_place, tmp, directory, name, sha, size)
+        final, reused = await _in_thread(file_work, _place, tmp, directory, name, sha, size)
     finally:
-        await _in_thread(_unlink_quietly, tmp)
+        await _in_thread(file_work, _unlink_quietly, tmp)
     subfolder = ""
     if base_dir is not None:
         subfolder = directory.relative_to(base_dir).as_posix()
@@ -196,13 +199,13 @@ async def save_upload(
     return SavedUpload(final.name, filename, subfolder, final, sha, size, reused)
 
 
-async def _in_thread(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """`asyncio.to_thread`, except that a cancelled caller still waits for the thread.
+async def _in_thread(run: Runner, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """``run`` (vq's file executor), except that a cancelled caller still waits for the thread.
 
     A thread cannot be stopped; returning early would let `os.close(fd)` run while a
     write is still in flight, and the fd number could already belong to another file.
     """
-    future = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+    future = asyncio.ensure_future(run(fn, *args, **kwargs))
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -210,7 +213,7 @@ async def _in_thread(fn: Callable[..., T], *args: object, **kwargs: object) -> T
         raise
 
 
-async def _receive(stream: AsyncIterator[bytes], fd: int, max_bytes: int) -> tuple[str, int, bytes]:
+async def _receive(stream: AsyncIterator[bytes], fd: int, max_bytes: int, run: Runner) -> tuple[str, int, bytes]:
     digest = hashlib.sha256()
     head = b""
     size = 0
@@ -230,9 +233,9 @@ async def _receive(stream: AsyncIterator[bytes], fd: int, max_bytes: int) -> tup
         pending.append(chunk)
         pending_size += len(chunk)
         if pending_size >= WRITE_BATCH:
-            await _in_thread(_write_all, fd, digest, pending)
+            await _in_thread(run, _write_all, fd, digest, pending)
             pending, pending_size = [], 0
-    await _in_thread(_write_all, fd, digest, pending)
+    await _in_thread(run, _write_all, fd, digest, pending)
     return digest.hexdigest(), size, head
 
 

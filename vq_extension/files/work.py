@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Runner = Callable[..., Awaitable[Any]]  # FileWork.run, or asyncio.to_thread where no FileWork is wired (tests)
 FILE_WORKERS = 2
 
 

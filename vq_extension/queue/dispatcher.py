@@ -50,7 +50,7 @@ class Dispatcher(Feeder):
         live: LiveProgress,
         worker: WorkerState,
         settings: Settings,
-        input_problem: Callable[[str], str | None] | None = None,
+        input_problem: Callable[[str], Awaitable[str | None]] | None = None,
         on_job_succeeded: Callable[[int], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.time,
         instance: Instance | None = None,

@@ -3,9 +3,8 @@ the prompts a tick claimed to ComfyUI, one by one, and put back what ComfyUI can
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..comfy.bridge import ComfyUnavailable
@@ -29,7 +28,7 @@ class Feeder:
     bridge: Bridge
     events: EventSink
     worker: WorkerState
-    input_problem: Callable[[str], str | None] | None
+    input_problem: Callable[[str], Awaitable[str | None]] | None
     _tracked: dict[str, PromptRecord]
     _blocked_until: float
 
@@ -65,7 +64,7 @@ class Feeder:
         self._tracked[comfy_prompt_id] = prompt
         self.bridge.watch(self._tracked.keys())
         if prompt.staged_name and self.input_problem is not None:
-            problem = await asyncio.to_thread(self.input_problem, prompt.staged_name)
+            problem = await self.input_problem(prompt.staged_name)
             if problem is not None:
                 self._tracked.pop(comfy_prompt_id, None)
                 error = PromptError("missing_input", f"{problem} (original: {prompt.input_file})")

@@ -3,7 +3,6 @@ offline mode call these methods and turn ``VqError``s into answers."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from ..config import Settings
 from ..errors import Conflict, CountChanged, InvalidRequest, NotFound, Unavailable
 from ..files.paths import AllowedRoots
 from ..files.processed import move_to_processed
+from ..files.work import Runner
 from .executor import DbExecutor
 from .models import CANCELABLE, RETRYABLE, PromptStatus
 from .ports import EventSink, QueueControl, Reader
@@ -76,7 +76,7 @@ class JobService:
         try:
             return await self._persist(prepared.job, prepared.prompts, idempotency)
         except BaseException:
-            await asyncio.to_thread(self.submitter.discard, prepared)
+            await self.submitter.abandon(prepared)
             raise
 
     async def _persist(self, job: NewJob, prompts: Sequence[NewPrompt],
@@ -283,9 +283,10 @@ def find_seed(graph: dict[str, Any]) -> int | None:
 class ProcessedMover:
     """After a job fully succeeded: move its source files into ``_processed/`` when it asked for that."""
 
-    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, roots: Callable[[], AllowedRoots],
+    def __init__(self, *, store: SqliteQueueStore, db: DbExecutor, roots: Callable[[], AllowedRoots], file_work: Runner,
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.db, self.roots, self.clock = store, db, roots, clock
+        self.file_work = file_work  # vq's file executor
 
     async def __call__(self, job_id: int) -> None:
         job = await self.db.run(self.store.get_job, job_id)
@@ -293,7 +294,7 @@ class ProcessedMover:
             return
         prompts = await self.db.run(self.store.job_prompts, job_id)
         sources = [Path(p.input_file) for p in prompts if p.input_file]
-        for moved in await asyncio.to_thread(move_to_processed, sources, self.roots):
+        for moved in await self.file_work(move_to_processed, sources, self.roots):
             if moved.target is not None:
                 message, level = f"moved {moved.source} to {moved.target}", "info"
             else:

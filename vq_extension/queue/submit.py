@@ -7,7 +7,6 @@ fails, the staged files this submit created are removed again.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -16,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequest, NotFound, PathForbidden
+from ..files.browse import refuse_huge_folder
 from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
 from ..files.staging import StagedFile, Stager, StagingError
 from ..files.uploads import file_sha256
+from ..files.work import Runner
 from ..workflows import (
     Catalog,
     InputError,
@@ -77,22 +78,30 @@ class Submitter:
         preflight: Preflight | None,
         stage_by_default: bool,
         max_attempts: int,
+        max_folder_files: int,
+        file_work: Runner,
     ) -> None:
         self.catalog, self.roots, self.stager = catalog, roots, stager
         self.uploads_dir, self.output_dir = uploads_dir, output_dir
         self.preflight = preflight
         self.stage_by_default, self.max_attempts = stage_by_default, max_attempts
+        self.max_folder_files = max_folder_files
+        self.file_work = file_work  # vq's file executor: scans and staging never wait behind ComfyUI's file responses
 
     async def prepare(self, req: WorkflowRequest) -> PreparedJob:
         """Plan (and unless dry-run, stage) a workflow submit; raise a VqError on bad input."""
         wf = self._workflow(req.workflow)
-        prepared = await asyncio.to_thread(self._prepare_sync, wf, req)
+        prepared = await self.file_work(self._prepare_sync, wf, req)
         try:
             await self._preflight(wf, prepared, req.dry_run)
         except BaseException:
-            await asyncio.to_thread(self.discard, prepared)
+            await self.abandon(prepared)
             raise
         return prepared
+
+    async def abandon(self, prepared: PreparedJob) -> None:
+        """A prepared submit that will not become a job: its staged files go."""
+        await self.file_work(self.discard, prepared)
 
     def discard(self, prepared: PreparedJob) -> None:
         """Remove the staged files a failed submit created (others may share old ones)."""
@@ -208,6 +217,7 @@ class Submitter:
         paths = [self._allowed(roots, text) for text in raw]
         try:
             if len(paths) == 1 and paths[0].is_dir():
+                refuse_huge_folder(paths[0], self.max_folder_files)
                 files = [self._allowed(roots, str(f)) for f in discover_inputs(wf, paths[0])]
                 return files, {"kind": "folder", "folder": str(paths[0]), "files": len(files)}
             for path in paths:

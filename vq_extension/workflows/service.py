@@ -3,7 +3,7 @@ node schemas and live option lists (LoRAs, checkpoints, ...) read from the runni
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,10 @@ from .preflight import Preflight
 
 
 class WorkflowService:
-    def __init__(self, dirs: list[Path], preflight: Preflight | None) -> None:
+    def __init__(self, dirs: list[Path], preflight: Preflight | None,
+                 file_work: Callable[..., Awaitable[Any]]) -> None:
         self._preflight = preflight
+        self._file_work = file_work  # vq's file executor (files.work.FileWork.run): reading definitions is file work
         self._object_info: dict[str, Any] | None = None
         self.catalog = Catalog(dirs, object_info=lambda: self._object_info, options=self._options)
 
@@ -26,16 +28,16 @@ class WorkflowService:
         """Re-read node schemas from ComfyUI and every definition file."""
         if self._preflight is not None:
             self._object_info = await self._preflight.object_info()
-        problems = await asyncio.to_thread(self.catalog.reload)
+        problems = await self._file_work(self.catalog.reload)
         return {"workflows": self.catalog.names(), "problems": [p.as_dict() for p in problems]}
 
     async def list(self) -> dict[str, Any]:
-        summaries = await asyncio.to_thread(self.catalog.summaries)
+        summaries = await self._file_work(self.catalog.summaries)
         return {"workflows": summaries, "problems": [p.as_dict() for p in self.catalog.problems()]}
 
     async def describe(self, name: str) -> dict[str, Any]:
         try:
-            return await asyncio.to_thread(self.catalog.describe, name)
+            return await self._file_work(self.catalog.describe, name)
         except WorkflowNotFound as exc:
             known = ", ".join(exc.known) or "none"
             raise NotFound(f"no workflow named {name!r}; known workflows: {known}", {"known": exc.known}) from None
