@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ def build(settings: Settings, dirs: Dirs, host: ComfyBridge | None = None) -> Ap
     files = FilesService(roots=roots, input_dir=dirs.input, uploads_dir=dirs.input / UPLOADS, settings=settings,
                          catalog=workflows.catalog, work=work)
     staging = StagingCleanup(roots=roots, uploads_dir=dirs.input / UPLOADS, stager=stager, settings=settings,
-                             store=store, db=db, work=work)
+                             store=store, db=db, work=work, on_jobs_deleted=events.jobs_deleted)
     lmstudio = LmStudioClient(settings.lmstudio_url, timeout=settings.autoprompt_timeout_seconds)
     generator = Generator(lmstudio, PromptCache(store, db.run), GeneratorConfig.from_settings(settings),
                           file_work=work.run)
@@ -218,6 +219,9 @@ class NoBrowsers:
         pass
 
     def queue(self) -> None:
+        pass
+
+    def jobs_deleted(self, job_ids: Sequence[int]) -> None:
         pass
 
     def autoprompt(self, event: dict[str, Any]) -> None:

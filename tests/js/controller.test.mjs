@@ -193,6 +193,9 @@ test("socket events patch the store; reconnected refetches everything", async ()
   assert.equal(t.store.getState().list.byId[1].done, 1);
   t.controller.events.queue({ paused: true, worker: "paused", counts: {} });
   assert.equal(t.store.getState().queue.paused, true);
+  t.controller.events.jobsDeleted({ ids: [2, 99] }); // 99: never listed here
+  assert.deepEqual(t.store.getState().list.ids, [1]);
+  assert.equal(t.store.getState().list.byId[2], undefined);
   t.controller.events.status(null);
   assert.equal(t.store.getState().comfy.socket, "reconnecting");
   const before = t.calls.filter((c) => c[0] === "listJobs").length;

@@ -1,9 +1,10 @@
-"""Websocket events for the sidebar: ``vq.job``, ``vq.prompts``, ``vq.queue``, ``vq.autoprompt`` (docs/api.md).
+"""Websocket events for the sidebar: ``vq.job``, ``vq.prompts``, ``vq.queue``, ``vq.jobs_deleted``,
+``vq.autoprompt`` (docs/api.md).
 
 Everything is coalesced per ``COALESCE_SECONDS`` window: changes mark a prompt, a job or
-the queue dirty, and one flush per window sends at most one ``vq.prompts`` (the briefs of
-every prompt that changed, progress included), one ``vq.job`` per changed job and one
-``vq.queue``, reading the summaries and queue counts in one trip to the DB thread. Changes
+the queue dirty, and one flush per window sends at most one ``vq.jobs_deleted`` (the ids of
+jobs deleted, by a user or the retention sweep), one ``vq.prompts`` (the briefs of every
+prompt that changed, progress included), one ``vq.job`` per changed job and one ``vq.queue``, reading the summaries and queue counts in one trip to the DB thread. Changes
 that arrive while a flush runs wait for the next window: a 1,000-prompt cancel or a busy
 queue of 2 ms prompts sends a few messages per window, not several per prompt.
 ``vq.autoprompt`` is sent at once (one per LM Studio answer, seconds apart).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..queue.progress import LiveProgress
@@ -37,6 +38,7 @@ class EventPublisher:
         self._window = window
         self._prompts: dict[int, PromptRecord] = {}
         self._dirty_jobs: set[int] = set()
+        self._deleted_jobs: set[int] = set()
         self._queue_dirty = False
         self._flush_task: asyncio.Task[None] | None = None
 
@@ -63,6 +65,11 @@ class EventPublisher:
         self._queue_dirty = True
         self._schedule()
 
+    def jobs_deleted(self, job_ids: Sequence[int]) -> None:
+        """Jobs are gone: every sidebar drops them (not only the one that deleted them)."""
+        self._deleted_jobs.update(job_ids)
+        self.queue()
+
     def _schedule(self) -> None:
         if self._flush_task is None:
             self._flush_task = asyncio.get_running_loop().create_task(self._flush())
@@ -71,9 +78,12 @@ class EventPublisher:
         try:
             await asyncio.sleep(self._window)  # let the changes of this window pile up
             prompts, self._prompts = list(self._prompts.values()), {}
-            jobs, self._dirty_jobs = sorted(self._dirty_jobs), set()
+            deleted, self._deleted_jobs = sorted(self._deleted_jobs), set()
+            jobs, self._dirty_jobs = sorted(self._dirty_jobs - set(deleted)), set()
             queue_dirty, self._queue_dirty = self._queue_dirty, False
             summaries, queue = await self._reader.events_snapshot(jobs, queue_dirty)
+            if deleted:
+                self._broadcast("vq.jobs_deleted", {"ids": deleted})
             if 0 < len(prompts) <= MAX_BRIEFS:
                 self._broadcast("vq.prompts", {"prompts": [prompt_brief(p, self._live) for p in prompts]})
             for summary in summaries:
@@ -84,7 +94,7 @@ class EventPublisher:
             log.exception("vq: sending queue events failed")
         finally:
             self._flush_task = None
-            if self._prompts or self._dirty_jobs or self._queue_dirty:
+            if self._prompts or self._dirty_jobs or self._deleted_jobs or self._queue_dirty:
                 self._schedule()  # what changed meanwhile goes out one window later
 
     async def drain(self) -> None:

@@ -54,9 +54,11 @@ class StagingCleanup:
         store: StagingRecords,
         db: DbRunner,
         work: FileWork,
+        on_jobs_deleted: Callable[[list[int]], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.work = work
+        self.on_jobs_deleted = on_jobs_deleted  # the sweep's deletions reach every sidebar
         self.roots, self.uploads_dir, self.stager = roots, uploads_dir, stager
         self.settings, self.store, self.db, self.clock = settings, store, db, clock
         self.retention = Retention(stager, uploads_dir, retention_seconds=settings.staging_retention_days * DAY)
@@ -159,6 +161,7 @@ class StagingCleanup:
                 cutoff = now - self.settings.job_retention_days * DAY
                 while deleted := await self.db.run(self.store.delete_finished_before, cutoff):
                     sweep["jobs_deleted"] += len(deleted)
+                    self.on_jobs_deleted(deleted)
                 if sweep["jobs_deleted"]:
                     log.info("vq: deleted %d job(s) finished over %g day(s) ago (job_retention_days)",
                              sweep["jobs_deleted"], self.settings.job_retention_days)

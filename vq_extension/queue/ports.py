@@ -6,7 +6,7 @@ seam; this module only names the calls."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from ..comfy.bridge import Outcome, QueueSnapshot, SubmitResult, TapListener
@@ -41,6 +41,8 @@ class EventSink(Protocol):
     def progress(self, prompt: PromptRecord) -> None: ...
 
     def queue(self) -> None: ...
+
+    def jobs_deleted(self, job_ids: Sequence[int]) -> None: ...
 
     async def drain(self) -> None: ...
 

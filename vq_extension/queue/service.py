@@ -223,7 +223,7 @@ class JobService:
         if not await self.db.run(self.store.delete_job, job_id):
             raise Conflict(f"job {job_id} is {job.status.value}; only finished jobs (succeeded, failed, canceled) "
                            "can be deleted: cancel it first", {"status": job.status.value})
-        self.events.queue()
+        self.events.jobs_deleted([job_id])
         return {"id": job_id, "deleted": True}
 
     # --- helpers ---------------------------------------------------------------------------

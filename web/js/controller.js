@@ -232,6 +232,10 @@ export function createController({ store, client, env, pollMs = 3000, idlePollMs
     queue(detail) {
       if (detail && typeof detail === "object") dispatch({ type: "queue/loaded", queue: detail });
     },
+    /** vq.jobs_deleted: jobs deleted elsewhere (another tab, `vq rm`, the retention sweep). */
+    jobsDeleted(detail) {
+      for (const id of Array.isArray(detail?.ids) ? detail.ids : []) dispatch({ type: "job/deleted", id });
+    },
     status(detail) {
       if (detail == null) dispatch({ type: "comfy/socket", state: "reconnecting" });
       else dispatch({ type: "comfy/status", queueRemaining: detail?.exec_info?.queue_remaining ?? null });

@@ -88,6 +88,7 @@ const submitController = createSubmitController({
 compat.onApiEvent(api, "vq.job", controller.events.job);
 compat.onApiEvent(api, "vq.prompts", controller.events.prompts);
 compat.onApiEvent(api, "vq.queue", controller.events.queue);
+compat.onApiEvent(api, "vq.jobs_deleted", controller.events.jobsDeleted);
 compat.onApiEvent(api, "vq.autoprompt", submitController.autopromptEvent);
 compat.onApiEvent(api, "status", controller.events.status);
 compat.onApiEvent(api, "reconnecting", controller.events.reconnecting);
