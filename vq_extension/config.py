@@ -32,7 +32,8 @@ class Settings(BaseModel):
                                  "the instance renews it this often; after that another instance may take it over")
     allowed_roots: list[str] = Field(default_factory=list, description="extra folders vq may read inputs from")
     max_folder_files: int = Field(20_000, ge=1, description="folders holding more entries are refused by the "
-                                  "folder check and browser (scans of huge folders slow ComfyUI down)")
+                                  "folder check, the browser and a folder submit (scans of huge folders "
+                                  "slow ComfyUI down)")
     stage_on_submit: bool = Field(True, description="copy folder inputs into staging on submit (uploads always are)")
     upload_max_bytes: int = Field(20 * 1024**3, ge=1, description="largest upload vq accepts; "
                                   "ComfyUI's --max-upload-size does not apply to vq's streamed uploads")
