@@ -127,3 +127,33 @@ def test_an_upward_import_is_reported(tmp_path: Path) -> None:
     assert not any("autoprompt/mod.py" in v for v in found), "autoprompt may import files (lower layer)"
     assert not any("api/mod.py" in v for v in found), "api may import queue (lower layer)"
     assert len(found) == 2, found
+
+
+# Blocking work runs on vq's two executors (docs/architecture.md, "Layers"); the default
+# executor serves ComfyUI's own files. Only the start-up retry (before there is an app) uses it.
+DEFAULT_EXECUTOR_ALLOWED = {"vq_extension/plugin.py"}
+
+
+def default_executor_calls(root: Path) -> list[str]:
+    """'file:line' of every ``asyncio.to_thread(...)`` / ``run_in_executor(None, ...)`` call."""
+    found = []
+    for path in sorted((root / ROOT_PACKAGE).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            to_thread = node.func.attr == "to_thread"
+            default_pool = (node.func.attr == "run_in_executor" and node.args
+                            and isinstance(node.args[0], ast.Constant) and node.args[0].value is None)
+            if to_thread or default_pool:
+                found.append(f"{path.relative_to(root).as_posix()}:{node.lineno}")
+    return found
+
+
+def test_blocking_work_never_goes_to_the_default_executor(tmp_path: Path) -> None:
+    calls = default_executor_calls(REPO)
+    assert [c for c in calls if c.split(":")[0] not in DEFAULT_EXECUTOR_ALLOWED] == []
+    (tmp_path / ROOT_PACKAGE).mkdir()
+    (tmp_path / ROOT_PACKAGE / "slow.py").write_text(
+        "import asyncio\n\nasync def f(loop):\n    await asyncio.to_thread(print)\n"
+        "    await loop.run_in_executor(None, print)\n")
+    assert default_executor_calls(tmp_path) == ["vq_extension/slow.py:4", "vq_extension/slow.py:5"]
