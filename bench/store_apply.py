@@ -8,6 +8,12 @@ vq-db thread spends inside ComfyUI's process) and each SQL statement's share.
 
     .venv/bin/python bench/store_apply.py            # --prompts 600
     .venv/bin/python bench/store_apply.py --pragma "PRAGMA wal_autocheckpoint=10000"
+    .venv/bin/python bench/store_apply.py --gil-contender
+
+--gil-contender runs a pure-Python busy thread beside it, as ComfyUI's worker is beside
+vq's database thread: sqlite3 releases the GIL around every statement step, and each
+release hands the GIL over, so the same work costs several times the CPU (and the busy
+thread a switch each time). Statements per prompt, not their SQLite time, are the cost.
 
 Compare only numbers of one run on one machine; docs/performance.md says what they meant.
 """
@@ -20,6 +26,7 @@ import json
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -78,12 +85,25 @@ def replay(store: SqliteQueueStore, prompts: int) -> float:
     return time.thread_time() - started
 
 
+def busy_python(running: threading.Event) -> None:
+    """Pure-Python work that wants the GIL all the time (a stand-in for ComfyUI's worker)."""
+    total = 0
+    while running.is_set():
+        for i in range(1_000):
+            total += i
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--prompts", type=int, default=600)
     ap.add_argument("--pragma", action="append", default=[], help="run on the store's connection first")
+    ap.add_argument("--gil-contender", action="store_true", help="a pure-Python busy thread runs meanwhile")
     args = ap.parse_args(argv)
+    contending = threading.Event()
+    if args.gil_contender:
+        contending.set()
+        threading.Thread(target=busy_python, args=(contending,), daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteQueueStore(Path(tmp) / "vq.sqlite3")
         for pragma in args.pragma:
@@ -93,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         timed = TimedConnection(store._conn)
         store._conn = timed  # type: ignore[assignment]
         cpu = replay(store, args.prompts)
+        contending.clear()
         store._conn = timed._conn
         store.close()
     n = args.prompts
-    print(f"{n} prompts: {cpu / n * 1000:.3f} ms CPU per prompt (SQLite {sqlite3.sqlite_version})")
+    beside = ", a Python thread contending for the GIL" if args.gil_contender else ""
+    print(f"{n} prompts: {cpu / n * 1000:.3f} ms CPU per prompt (SQLite {sqlite3.sqlite_version}{beside})")
     print(f"{'us CPU/prompt':>13} {'calls/prompt':>12}  statement")
     for sql, (calls, seconds) in sorted(timed.seconds.items(), key=lambda kv: -kv[1][1]):
         print(f"{seconds / n * 1e6:13.1f} {calls / n:12.2f}  {sql}")
