@@ -16,7 +16,9 @@ via temp file + link. The exception is a staged file with other hard links (an u
 staged by link): its content could have changed through the other name, so it is re-hashed.
 Reusing a file refreshes its mtime (retention's "age") while holding ``holding()``, which
 retention also holds from its last look at a file to its deletion: a cleanup that surveyed
-the file as old and unreferenced cannot delete it under a submit that just picked it.
+the file as old and unreferenced cannot delete it under a submit that just picked it, in
+this process or in another ComfyUI sharing the folder (a lock on ``.staging.lock`` beside
+the staging root, so the root holds staged files only).
 
 All-or-nothing: every source is hashed and copied or linked to a temp name first; only when
 all succeeded are the temps linked under their final names. A failure before that point
@@ -40,9 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
+from .locks import file_lock
 from .uploads import file_sha256
 
 CHUNK = 1 << 20
+LOCK_FILE = ".staging.lock"  # beside the staging root: reuse vs. retention, across processes
 # Errors meaning "this filesystem or this pair of paths cannot hard-link": copy instead.
 _NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
 
@@ -169,13 +173,16 @@ class Stager:
     @contextmanager
     def holding(self) -> Iterator[None]:
         """No staged file is reused (and refreshed) while this is held: retention holds it
-        from its last look at a file to deleting it."""
+        from its last look at a file to deleting it. Held across threads and processes
+        (another ComfyUI on the same install shares this folder)."""
         with self._hold:
-            yield
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            with file_lock(self.root.parent / LOCK_FILE):
+                yield
 
     def _reuse(self, final: Path, sha: str, size: int) -> bool:
         """Does `final` hold this content? If so, mark it used now (its age restarts)."""
-        with self._hold:
+        with self.holding():
             if not self._holds(final, sha, size):
                 return False
             now = self.clock()

@@ -4,12 +4,17 @@ cleanup that surveyed the file as old and unreferenced a moment earlier."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.helpers import REPO
 from vq_extension.files.retention import DAY, Retention
-from vq_extension.files.staging import Stager
+from vq_extension.files.staging import LOCK_FILE, Stager
 
 MONTH_LATER = 30 * DAY  # a file's ctime cannot be set back: move the clock forward instead
 
@@ -56,3 +61,41 @@ def test_cleanup_waits_while_a_submit_holds_the_file_it_reuses(tmp_path: Path) -
         os.utime(path, (later(), later()))  # what the submit does while holding it
     remover.join()
     assert [o.result for o in outcomes] == ["kept"]
+
+
+REMOVER = """
+import sys, time
+from pathlib import Path
+from vq_extension.files.retention import DAY, Retention
+from vq_extension.files.staging import Stager
+later = lambda: time.time() + 30 * DAY
+stager = Stager(Path(sys.argv[1]), clock=later)
+retention = Retention(stager, Path(sys.argv[1]) / "vq" / "uploads", retention_seconds=7 * DAY)
+survey = retention.survey({}, later())
+print("ready", len(survey.candidates), flush=True)
+print(*[o.result for o in retention.remove(survey.candidates, {}, later())], flush=True)
+"""
+
+
+@pytest.mark.skipif(os.name == "nt", reason="flock semantics checked on POSIX")
+def test_another_comfyui_process_cleaning_the_same_folder_waits_too(tmp_path: Path) -> None:
+    """Two ComfyUI processes on one install share the staging folder: the lock is the OS's."""
+    import fcntl
+
+    stager = Stager(tmp_path / "input", clock=later)
+    src, path = _old_staged_file(tmp_path, stager)
+    lock = stager.root.parent / LOCK_FILE
+    with stager.holding():  # this process's submit is reusing the file
+        with open(lock, "rb") as other:  # what another process sees: taken
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        remover = subprocess.Popen([sys.executable, "-c", REMOVER, str(stager.input_dir)], cwd=REPO,
+                                   stdout=subprocess.PIPE, text=True)
+        assert remover.stdout is not None
+        assert remover.stdout.readline().split() == ["ready", "1"]  # surveyed it as old and unreferenced
+        with pytest.raises(subprocess.TimeoutExpired):
+            remover.wait(timeout=2)  # old code: deleted it within milliseconds
+        assert path.exists(), "another process's cleanup deleted a file a submit was reusing"
+        os.utime(path, (later(), later()))
+    out, _ = remover.communicate(timeout=60)
+    assert out.split() == ["kept"] and path.exists()
