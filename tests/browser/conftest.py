@@ -232,9 +232,16 @@ class Booted:
         return card
 
     def collapse_all(self) -> None:
+        """Collapse every expanded card, each click confirmed before the next look: a look
+        taken before the last click's re-render would chase a toggle that is gone."""
+        from playwright.sync_api import expect
+
         opened = self.page.locator("[data-testid=job-toggle][aria-expanded=true]")
-        while opened.count():
-            opened.first.click()
+        for job_id in [toggle.get_attribute("data-id") for toggle in opened.all()]:
+            toggle = self.page.locator(f"[data-testid=job-toggle][data-id='{job_id}']")
+            if toggle.count() and toggle.get_attribute("aria-expanded") == "true":
+                toggle.click()
+                expect(toggle).to_have_attribute("aria-expanded", "false")
 
     def toast(self, text: str) -> Any:
         return self.page.locator(".p-toast-message", has_text=text)
