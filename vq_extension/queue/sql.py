@@ -43,9 +43,12 @@ VALUES (:job_id, :idx, 'pending', :max_attempts, :seed, :input_file, :staged_nam
 """
 
 # Guarded status change; one statement per target status, built from the transition table.
+# A prompt's start is first the time vq saw it running (a tick, a few ms late), then, once it
+# ended, ComfyUI's own execution_start from its history when there is one: the real start, on
+# one clock for every prompt (vq's late look must not put it after the prompt that ran next).
 _TRANSITION_TEMPLATE = """
 UPDATE prompt SET status = :to, updated_at = :now,
-       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(started_at, :started_at) END,
+       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(:started_at, started_at) END,
        finished_at = CASE WHEN :to IN ({terminal}) THEN :now ELSE finished_at END,
        error_json = CASE WHEN :set_error THEN :error ELSE error_json END,
        outputs_json = CASE WHEN :set_outputs THEN :outputs ELSE outputs_json END,
@@ -90,7 +93,7 @@ SELECT id, attempt, comfy_prompt_id, 'queued', :now FROM prompt WHERE id = :id
 # Mirror a prompt's new status onto its current attempt.
 UPDATE_ATTEMPT = """
 UPDATE attempt SET status = :to,
-       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(started_at, :started_at) END,
+       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(:started_at, started_at) END,
        finished_at = CASE WHEN :to IN ({terminal}, 'interrupted') THEN :now ELSE finished_at END,
        error_json = CASE WHEN :set_error THEN :error ELSE error_json END
  WHERE prompt_id = :id AND attempt = (SELECT attempt FROM prompt WHERE id = :id)

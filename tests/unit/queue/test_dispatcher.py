@@ -212,6 +212,23 @@ async def test_prompt_that_finished_unseen_still_succeeds_with_comfyuis_start_ti
     assert prompt.status is P.SUCCEEDED and prompt.started_at == T0 + 0.5
 
 
+async def test_a_prompt_seen_running_late_keeps_comfyuis_start_time_once_it_ends(rig: Rig) -> None:
+    job_id = rig.job(2)
+    await rig.tick()
+    first = rig.bridge.start()
+    rig.clock.advance(0.004)  # the tick that sees it running comes a few ms after it started
+    await rig.tick()
+    assert rig.prompt(job_id).started_at == rig.clock.now, "while it runs: when vq saw it"
+    rig.bridge.succeed(first, outputs=[OUTPUT], started_at=T0 + 1.001)  # ComfyUI's own start
+    second = rig.bridge.start()
+    rig.bridge.succeed(second, outputs=[OUTPUT], started_at=T0 + 1.003)  # ran next, ended unseen
+    rig.clock.advance(0.01)
+    await rig.tick()
+    firsts, seconds = rig.store.job_prompts(job_id)
+    assert (firsts.started_at, seconds.started_at) == (T0 + 1.001, T0 + 1.003), "one clock: the real order"
+    assert [a.started_at for a in rig.store.attempts([firsts.id])[firsts.id]] == [T0 + 1.001]
+
+
 async def test_execution_error_fails_the_prompt_with_comfyuis_error(rig: Rig) -> None:
     job_id = rig.job(2)
     await rig.tick()
