@@ -61,6 +61,9 @@ def choose_mode(ui, mode: str, workflow: str | None = None):
     if workflow:
         select.select_option(workflow)
         expect(select).to_have_value(workflow)
+        # The form and the inputs are rebuilt once that workflow's definition is in: typing
+        # into the old ones would be lost with them.
+        expect(view.locator("[data-testid=submit-form]")).to_have_attribute("data-workflow", workflow)
         expect(view.locator("[data-testid=submit-form] .vq-form-group").first).to_be_visible()
     return view
 

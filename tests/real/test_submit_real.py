@@ -35,6 +35,7 @@ def open_submit(page: Any) -> Any:
     view = page.locator("[data-testid=submit-view]")
     view.locator("[data-testid=mode-batch_video]").click()
     view.locator("[data-testid=workflow-select]").select_option(label="Smoke test: video")
+    expect(view.locator("[data-testid=submit-form]")).to_have_attribute("data-workflow", "smoke-video")
     expect(view.locator("[data-testid=field-positive_prompt]")).to_be_visible()
     return view
 

@@ -86,6 +86,7 @@ export function createSubmitForm() {
   function update({ ws, modeId, ms, desc, values }, session, errors, health) {
     if (!desc) {
       shapeKey = null;
+      delete el.dataset.workflow;
       el.replaceChildren();
       return;
     }
@@ -93,6 +94,7 @@ export function createSubmitForm() {
     if (key !== shapeKey) {
       shapeKey = key;
       build(desc, ms, values, session.open);
+      el.dataset.workflow = desc.name; // the definition the form (and the inputs) show now
     }
     const size = effectiveSize(desc, values);
     for (const [name, field] of fields) {
