@@ -4,16 +4,15 @@ huge folders refused, dry runs answered a page at a time."""
 from __future__ import annotations
 
 import asyncio
-import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from tests.integration.helpers import wait_for, wait_job
+from tests.integration.test_files_routes import multipart, png
 from tests.integration.test_openapi import images
 
 pytestmark = pytest.mark.parametrize("profile", ["0.8.0"], indirect=True)
@@ -32,10 +31,11 @@ async def test_file_work_never_waits_on_the_default_executor(client: Any, comfy:
     loop.set_default_executor(busy)
     try:
         folder = images(Path(comfy.paths.input_directory) / "load")
+        upload = multipart(("file", "up.png", png()))
         for resp in (await within(client.post(f"{API}/paths/normalize", json={"path": str(folder)})),
                      await within(client.get(f"{API}/browse", params={"path": str(folder)})),
                      await within(client.post(f"{API}/workflows/reload")),
-                     await within(client.post(f"{API}/uploads", data=png_form()[0], headers=png_form()[1]))):
+                     await within(client.post(f"{API}/uploads", data=upload[0], headers=upload[1]))):
             assert resp.status in (200, 201), await resp.text()
         body = {"workflow": "smoke-image", "input": str(folder), "stage": True, "move_processed": True}
         resp = await within(client.post(f"{API}/jobs", json=body))
@@ -56,14 +56,6 @@ async def within(request: Any) -> Any:
     return await asyncio.wait_for(request, 30)
 
 
-def png_form() -> tuple[bytes, dict[str, str]]:
-    image = io.BytesIO()
-    Image.new("RGB", (16, 12), (10, 200, 30)).save(image, "PNG")
-    body = (b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="up.png"\r\n\r\n'
-            + image.getvalue() + b"\r\n--XyZ--\r\n")
-    return body, {"Content-Type": "multipart/form-data; boundary=XyZ"}
-
-
 async def test_a_folder_over_max_folder_files_is_refused(client: Any, comfy: Any, plugin: Any) -> None:
     assert plugin.settings.max_folder_files == 20_000
     folder = images(Path(comfy.paths.input_directory) / "big", count=6)
@@ -80,6 +72,7 @@ async def test_a_folder_over_max_folder_files_is_refused(client: Any, comfy: Any
         answer = await resp.json()
         assert resp.status == 400, answer
         assert "max_folder_files" in answer["error"]["message"] and "more than 5" in answer["error"]["message"]
+        assert answer["error"]["details"]["param"] == "input"  # the submit's field that named the folder
     assert (await (await client.get(f"{API}/jobs")).json())["total"] == 0, "nothing was queued"
     plugin.settings.max_folder_files = plugin.submitter.max_folder_files = 6
     resp = await client.post(f"{API}/paths/normalize", json={"path": str(folder), "workflow": "smoke-image"})

@@ -4,7 +4,8 @@
 Everything is coalesced per ``COALESCE_SECONDS`` window: changes mark a prompt, a job or
 the queue dirty, and one flush per window sends at most one ``vq.jobs_deleted`` (the ids of
 jobs deleted, by a user or the retention sweep), one ``vq.prompts`` (the briefs of every
-prompt that changed, progress included), one ``vq.job`` per changed job and one ``vq.queue``, reading the summaries and queue counts in one trip to the DB thread. Changes
+prompt that changed, progress included), one ``vq.job`` per changed job and one
+``vq.queue``, reading the summaries and queue counts in one trip to the DB thread. Changes
 that arrive while a flush runs wait for the next window: a 1,000-prompt cancel or a busy
 queue of 2 ms prompts sends a few messages per window, not several per prompt.
 ``vq.autoprompt`` is sent at once (one per LM Studio answer, seconds apart).

@@ -169,10 +169,11 @@ def _count_files(path: str, wanted: frozenset[str] | None) -> int | None:
     return count
 
 
-def refuse_huge_folder(folder: Path, limit: int) -> None:
+def refuse_huge_folder(folder: Path, limit: int, *, param: str = "path") -> None:
     """A folder of more than ``limit`` (``max_folder_files``) entries is refused before it
     is scanned: listing, counting and planning 100k files ties up threads and the loop for
-    seconds. Counting stops at the first entry over the limit. Blocking."""
+    seconds. Counting stops at the first entry over the limit. ``param``: the request field
+    that named the folder. Blocking."""
     try:
         with os.scandir(folder) as it:
             for n, _entry in enumerate(it, 1):
@@ -181,6 +182,6 @@ def refuse_huge_folder(folder: Path, limit: int) -> None:
                         f"{folder} holds more than {limit:,} entries, more than vq scans "
                         f"(max_folder_files); split it into subfolders of fewer files, or raise "
                         "max_folder_files in vq.yaml (VQ_MAX_FOLDER_FILES) and restart ComfyUI",
-                        {"param": "path", "limit": limit, "setting": "max_folder_files"})
+                        {"param": param, "limit": limit, "setting": "max_folder_files"})
     except (NotADirectoryError, FileNotFoundError, PermissionError):
         return

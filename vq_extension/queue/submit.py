@@ -217,7 +217,7 @@ class Submitter:
         paths = [self._allowed(roots, text) for text in raw]
         try:
             if len(paths) == 1 and paths[0].is_dir():
-                refuse_huge_folder(paths[0], self.max_folder_files)
+                refuse_huge_folder(paths[0], self.max_folder_files, param="input")
                 files = [self._allowed(roots, str(f)) for f in discover_inputs(wf, paths[0])]
                 return files, {"kind": "folder", "folder": str(paths[0]), "files": len(files)}
             for path in paths:
