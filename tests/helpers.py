@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +27,15 @@ def closed(schema: Any) -> Any:
     if isinstance(schema, list):
         return [closed(v) for v in schema]
     return schema
+
+
+def statements_run(store: Any, call: Callable[[], Any]) -> list[str]:
+    """Every SQL statement ``call`` runs on a store's connection (BEGIN and COMMIT too), with
+    its values inlined: for tests that bound the statements an operation costs."""
+    seen: list[str] = []
+    store._conn.set_trace_callback(seen.append)
+    try:
+        call()
+    finally:
+        store._conn.set_trace_callback(None)
+    return seen

@@ -138,15 +138,20 @@ class Host:
         raise AssertionError(f"job {job_id} is {job.get('status')}, not {want}, after {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+def started_host(tmp_path_factory: pytest.TempPathFactory, name: str, **options: Any) -> Iterator[Host]:
+    """A harness ComfyUI for one test module (skipped when the browser tools are missing)."""
     reason = _requirements()
     if reason:
         pytest.skip(reason)
-    base = tmp_path_factory.mktemp("comfy")
-    h = Host(base, base.parent / f"{base.name}-harness.log")
+    base = tmp_path_factory.mktemp(name)
+    h = Host(base, base.parent / f"{base.name}-harness.log", **options)
     yield h
     h.stop()
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    yield from started_host(tmp_path_factory, "comfy")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Host
+from tests.browser.conftest import Host, started_host
 from tests.browser.test_ui_submit import FG, SET_PALETTE, choose_mode, submit_and_wait
 
 pytestmark = pytest.mark.browser
@@ -20,15 +20,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    from tests.browser.conftest import _requirements
-
-    reason = _requirements()
-    if reason:
-        pytest.skip(reason)
-    base = tmp_path_factory.mktemp("comfy-ap")
-    h = Host(base, base.parent / f"{base.name}-harness.log", lmstudio=True)
-    yield h
-    h.stop()
+    yield from started_host(tmp_path_factory, "comfy-ap", lmstudio=True)
 
 
 def lmstudio(ui: Any, **body: Any) -> dict[str, Any]:

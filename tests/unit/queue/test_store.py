@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import statements_run
 from vq_extension.errors import PromptError
 from vq_extension.queue.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from vq_extension.queue.models import (
@@ -1194,13 +1195,7 @@ def _plan_problems(conn: sqlite3.Connection, sql: str, *, full_sort_ok: bool = T
 
 def _traced(store: Store, call: Callable[[], Any]) -> list[str]:
     """The data statements ``call`` runs on the store's connection, with values inlined."""
-    seen: list[str] = []
-    store._conn.set_trace_callback(seen.append)
-    try:
-        call()
-    finally:
-        store._conn.set_trace_callback(None)
-    return [s for s in seen if s.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE")]
+    return [s for s in statements_run(store, call) if s.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE")]
 
 
 @pytest.mark.slow

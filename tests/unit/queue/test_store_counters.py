@@ -6,13 +6,14 @@ from __future__ import annotations
 import itertools
 import random
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers import statements_run
 from vq_extension.queue import sql as Q
 from vq_extension.queue.models import (
     ALLOWED_FROM,
@@ -126,16 +127,6 @@ def test_the_sql_job_status_equals_derive_job_status() -> None:
         assert derived[i] == derive_job_status(v).value, v
 
 
-def _statements(store: SqliteQueueStore, call: Callable[[], Any]) -> int:
-    seen: list[str] = []
-    store._conn.set_trace_callback(seen.append)
-    try:
-        call()
-    finally:
-        store._conn.set_trace_callback(None)
-    return len(seen)
-
-
 def test_bulk_cancel_and_retry_issue_a_constant_number_of_statements(store: SqliteQueueStore) -> None:
     """O(1) statements: a job of 3,000 prompts costs what a job of 3 does."""
     counted: dict[int, tuple[int, int, int]] = {}
@@ -143,10 +134,10 @@ def test_bulk_cancel_and_retry_issue_a_constant_number_of_statements(store: Sqli
         job_id = new_job(store, n)
         store.claim_next(owner=OWNER, now=2000.0, lease_seconds=60)  # one prompt in ComfyUI
         result: list[Any] = []
-        cancel = _statements(store, lambda j=job_id: result.append(store.cancel_pending(j, 2001.0)))
+        cancel = len(statements_run(store, lambda j=job_id: result.append(store.cancel_pending(j, 2001.0))))
         assert isinstance(result[0], BulkResult) and result[0].moved == n - 1 and len(result[0].in_comfy) == 1
-        retry = _statements(store, lambda j=job_id: store.retry_job(j, 2002.0, budget=1))
-        clear = _statements(store, lambda: store.cancel_pending(None, 2003.0))
+        retry = len(statements_run(store, lambda j=job_id: store.retry_job(j, 2002.0, budget=1)))
+        clear = len(statements_run(store, lambda: store.cancel_pending(None, 2003.0)))
         counted[n] = (cancel, retry, clear)
         assert_counters_match_a_recount(store)
     assert counted[3] == counted[3000], counted
@@ -169,7 +160,7 @@ def test_a_tick_is_one_transaction_with_its_claims_and_graphs(store: SqliteQueue
     assert [c.graph for c in first.claimed] == [{"1": {"i": 0}}, {"1": {"i": 1}}]
     done = [Change(c.prompt.id, P.SUCCEEDED, comfy_prompt_id=c.prompt.comfy_prompt_id, started_at=1999.0)
             for c in first.claimed]
-    statements = _statements(store, lambda: store.apply(done, claim=2, owner=OWNER, now=2001.0, lease_seconds=60))
+    statements = len(statements_run(store, lambda: store.apply(done, claim=2, owner=OWNER, now=2001.0, lease_seconds=60)))
     assert statements <= 40  # BEGIN/COMMIT once; a fixed few per transition and claim
     job = store.get_job(job_id)
     assert job is not None and job.counts == {P.SUCCEEDED: 2, P.QUEUED: 2} and job.average_seconds == 2.0
