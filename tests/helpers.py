@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,46 @@ def closed(schema: Any) -> Any:
     return schema
 
 
-def statements_run(store: Any, call: Callable[[], Any]) -> list[str]:
-    """Every SQL statement ``call`` runs on a store's connection (BEGIN and COMMIT too), with
-    its values inlined: for tests that bound the statements an operation costs."""
-    seen: list[str] = []
-    store._conn.set_trace_callback(seen.append)
+@dataclass(frozen=True)
+class Statement:
+    """One sqlite3 call: its SQL and its parameters (an ``executemany``'s: the first row)."""
+
+    sql: str
+    params: Any = ()
+
+    @property
+    def verb(self) -> str:
+        return self.sql.lstrip().split(None, 1)[0].upper()
+
+
+class _RecordingConnection:
+    """A store's connection that notes every ``execute`` / ``executemany`` made through it."""
+
+    def __init__(self, conn: sqlite3.Connection, seen: list[Statement]) -> None:
+        self._conn, self._seen = conn, seen
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        self._seen.append(Statement(sql, params))
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        rows = list(rows)
+        self._seen.append(Statement(sql, rows[0] if rows else ()))
+        return self._conn.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def statements_run(store: Any, call: Callable[[], Any]) -> list[Statement]:
+    """Every sqlite3 call ``call`` makes on a store's connection (BEGIN and COMMIT too): for
+    tests that bound what an operation costs inside ComfyUI, where each call hands the GIL
+    over. What triggers run inside a statement is part of that statement, not a call."""
+    seen: list[Statement] = []
+    real = store._conn
+    store._conn = _RecordingConnection(real, seen)
     try:
         call()
     finally:
-        store._conn.set_trace_callback(None)
+        store._conn = real
     return seen

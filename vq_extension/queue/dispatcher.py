@@ -378,9 +378,9 @@ class Dispatcher(Feeder):
             self.live.drop(prompt.id)
         if line.level != "info":
             getattr(log, line.level)("vq: job %s prompt #%s %s", prompt.job_id, prompt.index + 1, line.message)
-        if t.job_changed:
-            log.info("vq: job %s is now %s", prompt.job_id, t.job_after.value)
-            if t.job_after is JobStatus.SUCCEEDED and self.on_job_succeeded is not None:
+        if t.job is not None:
+            log.info("vq: job %s is now %s", prompt.job_id, t.job.after.value)
+            if t.job.after is JobStatus.SUCCEEDED and self.on_job_succeeded is not None:
                 task = asyncio.get_running_loop().create_task(self._after_success(prompt.job_id))
                 self._after_tasks.add(task)
                 task.add_done_callback(self._after_tasks.discard)

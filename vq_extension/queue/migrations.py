@@ -188,7 +188,106 @@ V6 = [
     "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)",
 ]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)]
+# The bookkeeping of every prompt status change done by SQLite itself (issue 11): triggers
+# keep the counters above, the job's derived status and times, and the attempt rows, in the
+# statement that changes the prompt. Inside ComfyUI every sqlite3 call the store makes hands
+# the GIL to ComfyUI's worker and back (docs/performance.md); a trigger costs no call.
+# Only statuses change here: an attempt's or a prompt's other columns are the store's.
+_TERMINAL = "('succeeded', 'failed', 'canceled')"
+_TOTAL = "(" + " + ".join(f"n_{s}" for s in STATUSES) + ")"
+# models.derive_job_status over the job's counters (a test checks every mix agrees).
+JOB_STATUS_V7 = f"""(CASE
+  WHEN {_TOTAL} = 0 THEN 'pending'
+  WHEN n_succeeded + n_failed + n_canceled = {_TOTAL} THEN
+       CASE WHEN n_succeeded = {_TOTAL} THEN 'succeeded' WHEN n_failed > 0 THEN 'failed' ELSE 'canceled' END
+  WHEN n_queued + n_running + n_canceling + n_succeeded + n_failed + n_canceled + n_interrupted > 0 THEN 'running'
+  ELSE 'pending' END)"""
+_JOB_RANK = f"(CASE {JOB_STATUS_V7} " + " ".join(  # the position in models.ACTIONABLE_ORDER
+    f"WHEN '{s}' THEN {rank}" for rank, s in enumerate(("running", "failed", "pending", "canceled", "succeeded"))) + " END)"
+
+
+def _timed(row: str) -> str:
+    """1 when the row counts in its job's run_seconds / run_count: succeeded, with a start."""
+    return f"({row}.status = 'succeeded' AND {row}.started_at IS NOT NULL)"
+
+
+def _run_time(row: str) -> str:
+    return f"(CASE WHEN {_timed(row)} THEN COALESCE({row}.finished_at, {row}.updated_at) - {row}.started_at ELSE 0 END)"
+
+
+V7 = [
+    # A job is created with its prompts, all pending, and starts pending: counting is enough.
+    f"""
+    CREATE TRIGGER prompt_inserted_counted AFTER INSERT ON prompt BEGIN
+      UPDATE job SET {", ".join(f"n_{s} = n_{s} + (NEW.status = '{s}')" for s in STATUSES)} WHERE id = NEW.job_id;
+      UPDATE prompt_total SET n = n + 1 WHERE status = NEW.status;
+    END
+    """,
+    # Prompts are deleted only with their job (ON DELETE CASCADE): only the totals remain to fix.
+    """
+    CREATE TRIGGER prompt_deleted_counted AFTER DELETE ON prompt BEGIN
+      UPDATE prompt_total SET n = n - 1 WHERE status = OLD.status;
+    END
+    """,
+    # Counters, run time, the job's start (its first claim), then its status re-derived.
+    f"""
+    CREATE TRIGGER prompt_status_counted AFTER UPDATE OF status ON prompt WHEN OLD.status != NEW.status BEGIN
+      UPDATE job SET {", ".join(f"n_{s} = n_{s} + (NEW.status = '{s}') - (OLD.status = '{s}')" for s in STATUSES)},
+             run_seconds = run_seconds + {_run_time("NEW")} - {_run_time("OLD")},
+             run_count = run_count + {_timed("NEW")} - {_timed("OLD")},
+             started_at = CASE WHEN NEW.status = 'queued' THEN COALESCE(started_at, NEW.updated_at) ELSE started_at END,
+             updated_at = NEW.updated_at
+       WHERE id = NEW.job_id;
+      UPDATE prompt_total SET n = n + (status = NEW.status) - (status = OLD.status)
+       WHERE status IN (OLD.status, NEW.status);
+      UPDATE job SET status = {JOB_STATUS_V7}, status_rank = {_JOB_RANK}, updated_at = NEW.updated_at,
+             started_at = CASE WHEN {JOB_STATUS_V7} = 'pending' THEN NULL ELSE started_at END,
+             finished_at = CASE WHEN {JOB_STATUS_V7} IN {_TERMINAL} THEN COALESCE(finished_at, NEW.updated_at)
+                                ELSE NULL END
+       WHERE id = NEW.job_id AND status != {JOB_STATUS_V7};
+    END
+    """,
+    # A claim opens an attempt; pulling an unstarted prompt back out of ComfyUI undoes it.
+    """
+    CREATE TRIGGER attempt_opened AFTER UPDATE OF status ON prompt
+      WHEN OLD.status = 'pending' AND NEW.status = 'queued' BEGIN
+      INSERT INTO attempt (prompt_id, attempt, comfy_prompt_id, status, queued_at)
+      VALUES (NEW.id, NEW.attempt, NEW.comfy_prompt_id, 'queued', NEW.queued_at);
+    END
+    """,
+    """
+    CREATE TRIGGER attempt_undone AFTER UPDATE OF status ON prompt
+      WHEN OLD.status = 'queued' AND NEW.status = 'pending' BEGIN
+      DELETE FROM attempt WHERE prompt_id = OLD.id AND comfy_prompt_id = OLD.comfy_prompt_id;
+    END
+    """,
+    # While in ComfyUI the current attempt mirrors the prompt (a retried prompt's earlier
+    # attempts are history: finished_at is set).
+    """
+    CREATE TRIGGER attempt_mirrored AFTER UPDATE OF status ON prompt
+      WHEN OLD.status IN ('queued', 'running', 'canceling') AND NEW.status != 'pending' BEGIN
+      UPDATE attempt SET status = NEW.status, started_at = NEW.started_at, error_json = NEW.error_json,
+             finished_at = CASE WHEN NEW.status IN ('succeeded', 'failed', 'canceled', 'interrupted') THEN NEW.updated_at
+                                ELSE finished_at END
+       WHERE prompt_id = NEW.id AND attempt = NEW.attempt AND finished_at IS NULL;
+    END
+    """,
+]
+
+# Run on every connection after the migrations: TEMP objects, this connection's own. The
+# trigger notes each job status change this connection makes, for the store to log ("job is
+# now ...") after the prompts' own lines and to tell the dispatcher (store._journal).
+CONNECTION_SETUP = [
+    "CREATE TEMP TABLE job_change (seq INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, before TEXT NOT NULL,"
+    " after TEXT NOT NULL)",
+    """
+    CREATE TEMP TRIGGER job_change_noted AFTER UPDATE OF status ON main.job WHEN OLD.status != NEW.status BEGIN
+      INSERT INTO job_change (job_id, before, after) VALUES (NEW.id, OLD.status, NEW.status);
+    END
+    """,
+]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -160,18 +160,21 @@ class BulkResult:
 
 
 @dataclass(frozen=True)
+class JobChange:
+    """A job's status before and after one store transaction."""
+
+    before: JobStatus
+    after: JobStatus
+
+
+@dataclass(frozen=True)
 class Transition:
-    """A prompt transition that took effect, with its job's status before and after."""
+    """A prompt transition that took effect. ``job`` is set on the transaction's last
+    transition of a job whose status the transaction changed."""
 
     prompt: PromptRecord
-    previous: PromptStatus
-    job_before: JobStatus
-    job_after: JobStatus
-    line: LogLine | None = None  # what the store logged, when it chose the words
-
-    @property
-    def job_changed(self) -> bool:
-        return self.job_before != self.job_after
+    line: LogLine | None = None  # what the store logged for it
+    job: JobChange | None = None
 
 
 @dataclass(frozen=True)

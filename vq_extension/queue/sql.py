@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .models import (
-    ACTIONABLE_ORDER,
     ACTIVE,
     ALLOWED_FROM,
     IN_COMFY,
@@ -64,41 +63,23 @@ TRANSITION: dict[PromptStatus, str] = {
     if to is not P.PENDING and to is not P.QUEUED  # those have their own statements below
 }
 
-# Pick the next pending prompt: highest job priority, then oldest job, then prompt index.
-SELECT_NEXT_PENDING = """
-SELECT p.id FROM prompt p
- WHERE p.status = 'pending' AND p.job_id = (
-       SELECT j.id FROM job j
-        WHERE j.status IN ('pending', 'running') AND j.n_pending > 0
-        ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
- ORDER BY p.idx LIMIT 1
-"""
-
-# Claim: pending -> queued, stamping the attempt, claim token, owner and ComfyUI id.
-CLAIM_PROMPT = """
+# Claim the next pending prompt (highest job priority, then oldest job, then prompt index):
+# pending -> queued, stamping the attempt, claim token, owner and ComfyUI id. The attempt
+# row, the counters and the job's start follow by trigger (migrations.V7).
+CLAIM_NEXT_PROMPT = """
 UPDATE prompt SET status = 'queued', attempt = attempt + 1, comfy_prompt_id = :comfy_prompt_id,
        claim_token = :token, owner = :owner, lease_expires_at = :lease, queued_at = :now,
        started_at = NULL, finished_at = NULL, error_json = NULL, outputs_json = '[]',
        cancel_reason = NULL, updated_at = :now
- WHERE id = :id AND status = 'pending'
+ WHERE status = 'pending' AND id = (
+       SELECT p.id FROM prompt p
+        WHERE p.status = 'pending' AND p.job_id = (
+              SELECT j.id FROM job j
+               WHERE j.status IN ('pending', 'running') AND j.n_pending > 0
+               ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
+        ORDER BY p.idx LIMIT 1)
 RETURNING *
 """
-
-# Record the attempt a claim starts (lineage survives retries).
-INSERT_ATTEMPT = """
-INSERT INTO attempt (prompt_id, attempt, comfy_prompt_id, status, queued_at)
-SELECT id, attempt, comfy_prompt_id, 'queued', :now FROM prompt WHERE id = :id
-"""
-
-# Mirror a prompt's new status onto its current attempt.
-UPDATE_ATTEMPT = """
-UPDATE attempt SET status = :to,
-       started_at = CASE WHEN :to = 'running' THEN :now ELSE COALESCE(:started_at, started_at) END,
-       finished_at = CASE WHEN :to IN ({terminal}, 'interrupted') THEN :now ELSE finished_at END,
-       error_json = CASE WHEN :set_error THEN :error ELSE error_json END
- WHERE prompt_id = :id AND attempt = (SELECT attempt FROM prompt WHERE id = :id)
-   AND finished_at IS NULL  -- a retried prompt's previous attempt is history
-""".format(terminal=in_list(TERMINAL))
 
 # Pause: queued -> pending for a prompt ComfyUI had not started; the attempt is undone.
 PULL_BACK_PROMPT = """
@@ -107,7 +88,6 @@ UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = N
  WHERE id = :id AND status = 'queued' AND comfy_prompt_id = :comfy_prompt_id
 RETURNING *
 """
-DELETE_ATTEMPT = "DELETE FROM attempt WHERE prompt_id = :id AND comfy_prompt_id = :comfy_prompt_id"
 
 # Back to pending for another attempt (user retry, or recovery while attempts remain).
 REQUEUE_PROMPT = f"""
@@ -154,10 +134,6 @@ UPDATE prompt SET status = 'interrupted', error_json = :error, updated_at = :now
  WHERE id = :id AND status IN ('queued', 'running') {_LOST_GUARD}
 RETURNING *
 """
-FINISH_INTERRUPTED_ATTEMPT = """
-UPDATE attempt SET status = 'interrupted', finished_at = :now, error_json = :error
- WHERE prompt_id = :id AND comfy_prompt_id = :comfy_prompt_id AND finished_at IS NULL
-"""
 # interrupted -> failed (attempts used up), outside the transition table's guard helper.
 FAIL_INTERRUPTED_PROMPT = """
 UPDATE prompt SET status = 'failed', error_json = :error, finished_at = :now, updated_at = :now
@@ -174,8 +150,10 @@ INSERT OR REPLACE INTO idempotency_key (key, body_sha256, job_id, created_at)
 VALUES (:key, :sha, :job_id, :now)
 """
 
+# The job status changes this transaction made (noted by migrations.CONNECTION_SETUP's trigger).
+TAKE_JOB_CHANGES = "DELETE FROM temp.job_change RETURNING seq, job_id, before, after"
+
 SELECT_PROMPT = "SELECT * FROM prompt WHERE id = ?"
-SELECT_PROMPT_STATUS = "SELECT status FROM prompt WHERE id = ?"
 SELECT_PROMPT_BY_COMFY_ID = "SELECT * FROM prompt WHERE comfy_prompt_id = ?"
 SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"
 SELECT_JOB_PROMPTS = "SELECT * FROM prompt WHERE job_id = ? ORDER BY idx"
@@ -198,40 +176,10 @@ SELECT_MAX_ACTIVE_PRIORITY = (
     "SELECT MAX(priority) FROM job WHERE status IN ('pending', 'running') AND id != ?"
 )
 
-# Re-derived job status, with the time it started and finished.
-UPDATE_JOB_STATUS = """
-UPDATE job SET status = :status, status_rank = :rank, updated_at = :now,
-       started_at = CASE WHEN :status = 'pending' THEN NULL ELSE started_at END,
-       finished_at = CASE WHEN :finished THEN COALESCE(finished_at, :now) ELSE NULL END
- WHERE id = :id
-"""
-# A job starts when its first prompt is claimed (a job canceled unstarted never started).
-MARK_JOB_STARTED = "UPDATE job SET started_at = COALESCE(started_at, :now) WHERE id = :id"
-
-# --- counters (kept incrementally, in the transaction of the change they follow) ---
+# --- counters (kept by the triggers of migrations.V7, in the statement of the change) ---
 
 COUNT_COLUMN: dict[PromptStatus, str] = {s: f"n_{s.value}" for s in PromptStatus}
 
-
-def count_params(delta: dict[PromptStatus, int]) -> dict[str, int]:
-    """Named parameters ``d_<status>`` of a status-count delta (missing statuses: 0)."""
-    return {f"d_{s.value}": delta.get(s, 0) for s in PromptStatus}
-
-
-# Add a delta to one job's counters (and the run time of newly succeeded prompts); the job
-# row comes back so the caller re-derives its status without counting prompts.
-UPDATE_JOB_COUNTS = (
-    "UPDATE job SET "
-    + ", ".join(f"{col} = {col} + :d_{s.value}" for s, col in COUNT_COLUMN.items())
-    + ", run_seconds = run_seconds + :secs, run_count = run_count + :timed, updated_at = :now"
-    " WHERE id = :id RETURNING *"
-)
-# Add a delta to the queue-wide counts.
-UPDATE_PROMPT_TOTALS = (
-    "UPDATE prompt_total SET n = n + CASE status "
-    + " ".join(f"WHEN '{s.value}' THEN :d_{s.value}" for s in PromptStatus)
-    + f" ELSE 0 END WHERE status IN ({in_list(PromptStatus)})"  # eight key lookups, not a scan
-)
 # Recount every counter from the prompts (repairs after statuses were written by raw SQL).
 RECOUNT_JOBS = "UPDATE job SET " + ", ".join(
     f"{col} = (SELECT COUNT(*) FROM prompt p WHERE p.job_id = job.id AND p.status = '{s.value}')"
@@ -244,36 +192,6 @@ RECOUNT_JOBS = "UPDATE job SET " + ", ".join(
 )
 RECOUNT_TOTALS = "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)"
 
-
-def _sum(statuses: Iterable[PromptStatus]) -> str:
-    return "(" + " + ".join(COUNT_COLUMN[s] for s in sorted(statuses, key=lambda s: s.value)) + ")"
-
-
-# models.derive_job_status over the counter columns (tests check the two agree).
-_TOTAL = _sum(PromptStatus)
-DERIVED_JOB_STATUS = f"""(CASE
-  WHEN {_TOTAL} = 0 THEN 'pending'
-  WHEN {_sum(TERMINAL)} = {_TOTAL} THEN
-       CASE WHEN n_succeeded = {_TOTAL} THEN 'succeeded' WHEN n_failed > 0 THEN 'failed' ELSE 'canceled' END
-  WHEN {_sum(IN_COMFY | TERMINAL | {P.INTERRUPTED})} > 0 THEN 'running'
-  ELSE 'pending' END)"""
-_DERIVED_RANK = "(CASE " + " ".join(
-    f"WHEN {DERIVED_JOB_STATUS} = '{s.value}' THEN {rank}" for rank, s in enumerate(ACTIONABLE_ORDER)) + " END)"
-
-# Set-based: re-derive the status of the listed jobs from their counters, logging each change first.
-LOG_DERIVED_JOB_STATUS = f"""
-INSERT INTO job_log (job_id, prompt_id, at, level, event, message)
-SELECT id, NULL, :now, 'info', 'job', 'job is now ' || {DERIVED_JOB_STATUS}
-  FROM job WHERE id IN ({{ids}}) AND status != {DERIVED_JOB_STATUS}
-"""
-UPDATE_DERIVED_JOB_STATUS = f"""
-UPDATE job SET status = {DERIVED_JOB_STATUS}, status_rank = {_DERIVED_RANK}, updated_at = :now,
-       started_at = CASE WHEN {DERIVED_JOB_STATUS} = 'pending' THEN NULL ELSE started_at END,
-       finished_at = CASE WHEN {DERIVED_JOB_STATUS} IN ({in_list(TERMINAL)}) THEN COALESCE(finished_at, :now)
-                          ELSE NULL END
- WHERE id IN ({{ids}}) AND status != {DERIVED_JOB_STATUS}
-"""
-
 # --- bulk actions (set-based: a handful of statements for any number of prompts) ---
 
 # Cancel every pending prompt of one job (:job_id) or of every job (:job_id NULL).
@@ -281,15 +199,12 @@ CANCEL_PENDING = """
 UPDATE prompt SET status = 'canceled', finished_at = :now, updated_at = :now
  WHERE status = 'pending' AND (:job_id IS NULL OR job_id = :job_id)
 """
+# Logged first (the counters still say how many), and it names the jobs the cancel moves.
 LOG_CANCEL_PENDING = """
 INSERT INTO job_log (job_id, prompt_id, at, level, event, message)
 SELECT id, NULL, :now, 'info', 'canceled', 'canceled ' || n_pending || ' pending prompt(s) ' || :why
   FROM job WHERE n_pending > 0 AND (:job_id IS NULL OR id = :job_id)
-"""
-MOVE_PENDING_TO_CANCELED = """
-UPDATE job SET n_canceled = n_canceled + n_pending, n_pending = 0, updated_at = :now
- WHERE n_pending > 0 AND (:job_id IS NULL OR id = :job_id)
-RETURNING id
+RETURNING job_id
 """
 # Retry: every failed / canceled / interrupted prompt of a job back to pending.
 RETRY_JOB_PROMPTS = f"""
@@ -298,9 +213,6 @@ UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt +
        queued_at = NULL, started_at = NULL, finished_at = NULL, cancel_reason = NULL, updated_at = :now
  WHERE job_id = :job_id AND status IN ({in_list(RETRYABLE)})
 """
-COUNT_RETRYABLE_OF_JOB = (
-    f"SELECT status, COUNT(*) AS n FROM prompt WHERE job_id = ? AND status IN ({in_list(RETRYABLE)}) GROUP BY status"
-)
 SELECT_IN_COMFY_OF_JOB = f"SELECT * FROM prompt WHERE job_id = ? AND status IN ({in_list(IN_COMFY)}) ORDER BY id"
 UPDATE_JOB_PRIORITY = "UPDATE job SET priority = :priority, updated_at = :now WHERE id = :id"
 
@@ -308,6 +220,14 @@ INSERT_LOG = """
 INSERT INTO job_log (job_id, prompt_id, at, level, event, message)
 VALUES (:job_id, :prompt_id, :at, :level, :event, :message)
 """
+
+
+def insert_logs(rows: int) -> str:
+    """One INSERT of ``rows`` log lines (positional: job_id, prompt_id, at, level, event, message)."""
+    return _INSERT_LOGS + ", ".join(["(?, ?, ?, ?, ?, ?)"] * rows)
+
+
+_INSERT_LOGS = "INSERT INTO job_log (job_id, prompt_id, at, level, event, message) VALUES "
 SELECT_LOG = "SELECT * FROM job_log WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?"
 
 SELECT_SETTING = "SELECT value FROM setting WHERE key = ?"

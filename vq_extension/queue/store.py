@@ -5,9 +5,12 @@ Contract (the interface a future PostgreSQL store implements too, DESIGN §8):
 - Every prompt status write is a guarded transition built from ``models.ALLOWED_FROM``:
   ``UPDATE ... WHERE id = ? AND status IN (<allowed predecessors>)``. A transition that
   does not apply changes nothing and returns ``None``; it never overwrites.
-- Each job keeps its prompts' counts by status (and ``prompt_total`` the queue's), updated
-  from the before/after statuses in the transaction of the change; the job's status is
-  re-derived from those counters there too: O(1) per transition, never a recount.
+- Each job keeps its prompts' counts by status (and ``prompt_total`` the queue's); SQLite's
+  triggers (``migrations.V7``) update them, re-derive the job's status and keep the attempt
+  rows in the statement that changes a prompt: O(1) per transition, never a recount, and
+  no extra sqlite3 call (each one hands the GIL to ComfyUI's worker and back).
+- Every transaction logs what it did in one INSERT at its end (``_journal``): the prompts'
+  lines, then "job is now ..." for each job whose status it changed.
 - ``claim_next`` atomically moves the next pending prompt to ``queued`` with a claim
   token, an owner and the ComfyUI prompt id it will be submitted under.
 - ``apply`` runs a dispatcher tick's transitions and claims in one transaction; bulk
@@ -22,11 +25,12 @@ prompts, counts, log, instances, settings, staging, bulk actions, deletion) are 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,12 +38,13 @@ from typing import Any
 from ..errors import PromptError
 from . import rows as rowmap
 from . import sql as Q
-from .migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
-from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus, derive_job_status
+from .migrations import CONNECTION_SETUP, MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
+from .models import ACTIONABLE_ORDER, JobStatus, PromptStatus
 from .records import (
     Change,
     Claimed,
     InstanceRecord,
+    JobChange,
     LogLine,
     NewJob,
     NewPrompt,
@@ -53,6 +58,7 @@ from .store_jobs import IDEMPOTENCY_SECONDS, JobQueries
 from .store_presets import PresetQueries
 
 P = PromptStatus
+_LOG_ROWS_PER_INSERT = 500  # 6 values a row: well under SQLite's 32,766 bound variables
 _RANK = {status: rank for rank, status in enumerate(ACTIONABLE_ORDER)}
 
 __all__ = ["JOB_SORTS", "SchemaTooNew", "SqliteQueueStore"]
@@ -76,6 +82,8 @@ class SqliteQueueStore(JobQueries, PresetQueries):
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self.schema_version = self._migrate()
+        for statement in CONNECTION_SETUP:
+            self._conn.execute(statement)
 
     @property
     def sqlite_version(self) -> str:
@@ -158,7 +166,6 @@ class SqliteQueueStore(JobQueries, PresetQueries):
                     for index, p in enumerate(prompts)
                 ),
             )
-            self._count(conn, job_id, {P.PENDING: len(prompts)}, now)
             conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "submitted", "message": f"submitted with {len(prompts)} prompt(s)"})
             if idempotency is not None:
@@ -175,30 +182,15 @@ class SqliteQueueStore(JobQueries, PresetQueries):
         the job log says so in the same transaction."""
         with self._tx() as conn:
             claimed = self._claim(conn, owner, now, lease_seconds)
+            self._journal(conn, now, [], [claimed] if claimed else [])
         return claimed.prompt if claimed else None
 
-    def _claim(self, conn: sqlite3.Connection, owner: str, now: float, lease_seconds: float) -> Claimed | None:
-        row = conn.execute(Q.SELECT_NEXT_PENDING).fetchone()
-        if row is None:
-            return None
-        params = {
-            "id": row["id"],
-            "comfy_prompt_id": str(uuid.uuid4()),
-            "token": uuid.uuid4().hex,
-            "owner": owner,
-            "lease": now + lease_seconds,
-            "now": now,
-        }
-        after = conn.execute(Q.CLAIM_PROMPT, params).fetchall()
-        if not after:
-            return None
-        conn.execute(Q.INSERT_ATTEMPT, params)
-        prompt = rowmap.prompt(after[0])
-        job_before, job_after = self._count(conn, prompt.job_id, {P.PENDING: -1, P.QUEUED: 1}, now)
-        conn.execute(Q.MARK_JOB_STARTED, {"id": prompt.job_id, "now": now})
-        message = f"handed to ComfyUI as {prompt.comfy_prompt_id} (attempt {prompt.attempt})"
-        self._log_change(conn, prompt, LogLine("queued", message), job_before, job_after, now)
-        return Claimed(prompt, json.loads(after[0]["graph_json"]))
+    @staticmethod
+    def _claim(conn: sqlite3.Connection, owner: str, now: float, lease_seconds: float) -> Claimed | None:
+        params = {"comfy_prompt_id": str(uuid.uuid4()), "token": uuid.uuid4().hex, "owner": owner,
+                  "lease": now + lease_seconds, "now": now}
+        after = conn.execute(Q.CLAIM_NEXT_PROMPT, params).fetchall()
+        return Claimed(rowmap.prompt(after[0]), json.loads(after[0]["graph_json"])) if after else None
 
     def apply(self, changes: Sequence[Change], *, claim: int, owner: str, now: float, lease_seconds: float,
               heartbeat: InstanceRecord | None = None, read_setting: str | None = None) -> TickResult:
@@ -213,6 +205,7 @@ class SqliteQueueStore(JobQueries, PresetQueries):
             claimed: list[Claimed] = []
             while len(claimed) < claim and (got := self._claim(conn, owner, now, lease_seconds)) is not None:
                 claimed.append(got)
+            done = self._journal(conn, now, done, claimed)
             setting = None
             if read_setting is not None and (row := conn.execute(Q.SELECT_SETTING, (read_setting,)).fetchone()):
                 setting = json.loads(row[0])
@@ -238,7 +231,7 @@ class SqliteQueueStore(JobQueries, PresetQueries):
         ``started_at`` fills in the start time of a prompt that finished unseen."""
         change = Change(prompt_id, to, comfy_prompt_id, error, outputs, cancel_reason, started_at, expected, log)
         with self._tx() as conn:
-            return self._transition(conn, change, now)
+            return self._journal(conn, now, [self._transition(conn, change, now)])[0]
 
     def _transition(self, conn: sqlite3.Connection, c: Change, now: float) -> Transition | None:
         if c.to not in Q.TRANSITION:
@@ -257,24 +250,15 @@ class SqliteQueueStore(JobQueries, PresetQueries):
             "started_at": c.started_at,
             "expected": c.expected.value if c.expected else None,
         }
-        before = conn.execute(Q.SELECT_PROMPT_STATUS, (c.prompt_id,)).fetchone()
-        if before is None:
-            return None
         after = conn.execute(Q.TRANSITION[c.to], params).fetchall()
-        if not after:
-            return None
-        conn.execute(Q.UPDATE_ATTEMPT, params)
-        return self._moved(conn, before[0], after[0], now, c.log)
+        return Transition(rowmap.prompt(after[0]), c.log) if after else None
 
     def requeue(self, prompt_id: int, now: float, *, budget: int, log: LogLine | None = None) -> Transition | None:
         """failed / canceled / interrupted -> pending, for a new attempt; ``budget`` is how
         many more attempts it may take before an interruption counts as final."""
         with self._tx() as conn:
-            before = conn.execute(Q.SELECT_PROMPT_STATUS, (prompt_id,)).fetchone()
             after = conn.execute(Q.REQUEUE_PROMPT, {"id": prompt_id, "now": now, "budget": budget}).fetchall()
-            if before is None or not after:
-                return None
-            return self._moved(conn, before[0], after[0], now, log)
+            return self._journal(conn, now, [Transition(rowmap.prompt(after[0]), log) if after else None])[0]
 
     def pull_back(
         self, prompt_id: int, comfy_prompt_id: str, now: float, *, log: LogLine | None = None
@@ -282,12 +266,8 @@ class SqliteQueueStore(JobQueries, PresetQueries):
         """queued -> pending after vq removed it from ComfyUI's queue unstarted."""
         params = {"id": prompt_id, "comfy_prompt_id": comfy_prompt_id, "now": now}
         with self._tx() as conn:
-            before = conn.execute(Q.SELECT_PROMPT_STATUS, (prompt_id,)).fetchone()
             after = conn.execute(Q.PULL_BACK_PROMPT, params).fetchall()
-            if before is None or not after:
-                return None
-            conn.execute(Q.DELETE_ATTEMPT, params)
-            return self._moved(conn, before[0], after[0], now, log)
+            return self._journal(conn, now, [Transition(rowmap.prompt(after[0]), log) if after else None])[0]
 
     # --- ownership: lost prompts ------------------------------------------------------
 
@@ -308,16 +288,15 @@ class SqliteQueueStore(JobQueries, PresetQueries):
             if before["started_at"] is None and before["status"] == P.QUEUED.value:
                 if not (after := conn.execute(Q.UNCLAIM_LOST_PROMPT, guard).fetchall()):
                     return None
-                conn.execute(Q.DELETE_ATTEMPT, {"id": prompt_id, "comfy_prompt_id": comfy_prompt_id})
                 line = LogLine("requeued", f"never started: {why}; back to pending (no attempt used)", "warning")
-                return self._moved(conn, before["status"], after[0], now, line)
+                return self._journal(conn, now, [Transition(rowmap.prompt(after[0]), line)])[0]
             error = json.dumps(PromptError("interrupted", f"attempt {before['attempt']} was interrupted while "
                                                           f"running: {why}").to_dict())
             if not (after := conn.execute(Q.INTERRUPT_LOST_PROMPT, {**guard, "error": error}).fetchall()):
                 return None
-            conn.execute(Q.FINISH_INTERRUPTED_ATTEMPT, {**guard, "error": error})
-            return self._after_interrupt(conn, before["status"], after[0], now,
-                                         f"attempt {before['attempt']} was interrupted while running: {why}", why)
+            t = self._after_interrupt(conn, after[0], now,
+                                      f"attempt {before['attempt']} was interrupted while running: {why}", why)
+            return self._journal(conn, now, [t])[0]
 
     def resolve_interrupted(self, prompt_id: int, now: float) -> Transition | None:
         """An ``interrupted`` prompt left behind (a crash between two steps of an older vq):
@@ -326,11 +305,12 @@ class SqliteQueueStore(JobQueries, PresetQueries):
             row = conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
             if row is None or row["status"] != P.INTERRUPTED.value:
                 return None
-            return self._after_interrupt(conn, row["status"], row, now, f"attempt {row['attempt']} was left "
-                                         "interrupted", "it was left interrupted by an earlier run")
+            t = self._after_interrupt(conn, row, now, f"attempt {row['attempt']} was left interrupted",
+                                      "it was left interrupted by an earlier run")
+            return self._journal(conn, now, [t])[0]
 
-    def _after_interrupt(self, conn: sqlite3.Connection, before: str, row: sqlite3.Row, now: float,
-                         what: str, why: str) -> Transition:
+    @staticmethod
+    def _after_interrupt(conn: sqlite3.Connection, row: sqlite3.Row, now: float, what: str, why: str) -> Transition:
         """An interrupted prompt (``row``) on to pending or, attempts used up, failed."""
         attempt, max_attempts = row["attempt"], row["max_attempts"]
         if attempt < max_attempts:
@@ -346,44 +326,27 @@ class SqliteQueueStore(JobQueries, PresetQueries):
             final = conn.execute(Q.FAIL_INTERRUPTED_PROMPT, {"id": row["id"], "now": now,
                                                              "error": json.dumps(error.to_dict())}).fetchall()
             line = LogLine("failed", error.message, "error")
-        return self._moved(conn, before, final[0], now, line)
+        return Transition(rowmap.prompt(final[0]), line)
 
-    def _moved(self, conn: sqlite3.Connection, before: str, row: sqlite3.Row, now: float,
-               log: LogLine | None) -> Transition:
-        """Counters, job status and log after one prompt moved from ``before`` to ``row``."""
-        prompt = rowmap.prompt(row)
-        previous = PromptStatus(before)
-        secs, timed = 0.0, 0
-        if prompt.status is P.SUCCEEDED and previous is not P.SUCCEEDED and prompt.started_at is not None:
-            secs, timed = (prompt.finished_at or now) - prompt.started_at, 1
-        delta = {previous: -1}
-        delta[prompt.status] = delta.get(prompt.status, 0) + 1
-        job_before, job_after = self._count(conn, prompt.job_id, delta, now, secs, timed)
-        self._log_change(conn, prompt, log, job_before, job_after, now)
-        return Transition(prompt, previous, job_before, job_after, log)
-
-    def _count(self, conn: sqlite3.Connection, job_id: int, delta: dict[PromptStatus, int], now: float,
-               secs: float = 0.0, timed: int = 0) -> tuple[JobStatus, JobStatus]:
-        """Add ``delta`` to the job's and the queue's counters and re-derive the job's status."""
-        params = {**Q.count_params(delta), "id": job_id, "now": now, "secs": secs, "timed": timed}
-        row = conn.execute(Q.UPDATE_JOB_COUNTS, params).fetchall()[0]
-        conn.execute(Q.UPDATE_PROMPT_TOTALS, params)
-        job = rowmap.job(row)
-        after = derive_job_status(job.counts)
-        if after is not job.status:
-            conn.execute(Q.UPDATE_JOB_STATUS, {
-                "id": job_id, "status": after.value, "rank": _RANK[after], "now": now,
-                "finished": after in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED),
-            })
-        return job.status, after
-
-    def _log_change(
-        self, conn: sqlite3.Connection, prompt: PromptRecord, log: LogLine | None,
-        job_before: JobStatus, job_after: JobStatus, now: float,
-    ) -> None:
-        if log is not None:
-            conn.execute(Q.INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": prompt.id, "at": now, "level": log.level,
-                                      "event": log.event, "message": f"prompt #{prompt.index + 1} {log.message}"})
-        if job_before != job_after:
-            conn.execute(Q.INSERT_LOG, {"job_id": prompt.job_id, "prompt_id": None, "at": now, "level": "info",
-                                      "event": "job", "message": f"job is now {job_after.value}"})
+    def _journal(self, conn: sqlite3.Connection, now: float, moved: list[Transition | None],
+                 claimed: Iterable[Claimed] = ()) -> list[Transition | None]:
+        """Log what this transaction did in one INSERT: each transition's and claim's line,
+        then "job is now ..." for every job whose status changed (the triggers noted them).
+        Returns ``moved`` with each changed job's last transition telling the change."""
+        noted: dict[int, tuple[str, str]] = {}
+        for _seq, job_id, before, after in sorted(conn.execute(Q.TAKE_JOB_CHANGES).fetchall(), key=lambda r: r[0]):
+            noted[job_id] = (noted.get(job_id, (before, ""))[0], after)  # first before, last after
+        jobs = {j: JobChange(JobStatus(b), JobStatus(a)) for j, (b, a) in noted.items() if b != a}
+        lines = [(t.prompt, t.line) for t in moved if t is not None and t.line is not None]
+        lines += [(c.prompt, LogLine("queued", f"handed to ComfyUI as {c.prompt.comfy_prompt_id} "
+                                               f"(attempt {c.prompt.attempt})")) for c in claimed]
+        rows = [(p.job_id, p.id, now, line.level, line.event, f"prompt #{p.index + 1} {line.message}")
+                for p, line in lines]
+        rows += [(job_id, None, now, "info", "job", f"job is now {change.after.value}") for job_id, change in jobs.items()]
+        for start in range(0, len(rows), _LOG_ROWS_PER_INSERT):
+            batch = rows[start:start + _LOG_ROWS_PER_INSERT]
+            conn.execute(Q.insert_logs(len(batch)), [value for row in batch for value in row])
+        last = {t.prompt.job_id: i for i, t in enumerate(moved) if t is not None}
+        return [dataclasses.replace(t, job=jobs[t.prompt.job_id])
+                if t is not None and last[t.prompt.job_id] == i and t.prompt.job_id in jobs else t
+                for i, t in enumerate(moved)]

@@ -40,8 +40,7 @@ class JobQueries:
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:  # provided by the store
         raise NotImplementedError
 
-    def _count(self, conn: sqlite3.Connection, job_id: int, delta: dict[PromptStatus, int], now: float,
-               secs: float = 0.0, timed: int = 0) -> tuple[JobStatus, JobStatus]:  # provided by the store
+    def _journal(self, conn: sqlite3.Connection, now: float, moved: list[Any]) -> list[Any]:  # provided by the store
         raise NotImplementedError
 
     # --- jobs ----------------------------------------------------------------------
@@ -268,8 +267,8 @@ class JobQueries:
     def cancel_pending(self, job_id: int | None, now: float, *, why: str = "",
                        expected_total: int | None = None, counted: Sequence[PromptStatus] = ()) -> BulkResult | int:
         """Cancel every pending prompt of a job (or of the whole queue: ``job_id`` None) in
-        one transaction: one UPDATE of the prompts, one of the counters, one log line per
-        job, the jobs' statuses re-derived by one UPDATE. Returns how many it canceled and
+        one transaction: one log line per job, one UPDATE of the prompts (counters and job
+        statuses follow by trigger), the jobs' status changes logged. Returns how many it canceled and
         the prompts of that job (or queue) still in ComfyUI, for the caller to cancel there.
         With ``expected_total``: first checks that the queue holds that many prompts in the
         ``counted`` statuses and, if not, changes nothing and returns the actual count."""
@@ -280,12 +279,9 @@ class JobQueries:
                 actual = sum(totals.get(s, 0) for s in counted)
                 if actual != expected_total:
                     return actual
-            conn.execute(Q.LOG_CANCEL_PENDING, args)
+            jobs = [r[0] for r in conn.execute(Q.LOG_CANCEL_PENDING, args).fetchall()]
             moved = conn.execute(Q.CANCEL_PENDING, args).rowcount
-            jobs = [r[0] for r in conn.execute(Q.MOVE_PENDING_TO_CANCELED, args).fetchall()]
-            if moved:
-                conn.execute(Q.UPDATE_PROMPT_TOTALS, {**Q.count_params({P.PENDING: -moved, P.CANCELED: moved})})
-                self._derive_jobs(conn, jobs, now)
+            self._journal(conn, now, [])
             if job_id is None:
                 found = conn.execute(Q.SELECT_PROMPTS_IN.format(statuses=Q.in_list(IN_COMFY))).fetchall()
             else:
@@ -296,53 +292,29 @@ class JobQueries:
         """Every failed / canceled / interrupted prompt of the job back to pending, in one
         transaction (set-based, like ``cancel_pending``); returns how many."""
         with self._tx() as conn:
-            delta = {PromptStatus(r["status"]): -r["n"] for r in conn.execute(Q.COUNT_RETRYABLE_OF_JOB, (job_id,))}
             moved = conn.execute(Q.RETRY_JOB_PROMPTS, {"job_id": job_id, "now": now, "budget": budget}).rowcount
             if not moved:
                 return 0
-            self._count(conn, job_id, {**delta, P.PENDING: moved}, now)
             conn.execute(Q.INSERT_LOG, {"job_id": job_id, "prompt_id": None, "at": now, "level": "info",
                                       "event": "retry", "message": f"retried {moved} prompt(s)"})
+            self._journal(conn, now, [])
         return moved
-
-    def _derive_jobs(self, conn: sqlite3.Connection, job_ids: Sequence[int], now: float) -> None:
-        if not job_ids:
-            return
-        ids = ", ".join(str(int(j)) for j in job_ids)
-        conn.execute(Q.LOG_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})
-        conn.execute(Q.UPDATE_DERIVED_JOB_STATUS.format(ids=ids), {"now": now})
 
     # --- deleting jobs -------------------------------------------------------------------
 
     def delete_job(self, job_id: int) -> bool:
         """Delete a finished job with its prompts, attempts and log; False if it is not
-        finished (or does not exist). ``prompt_total`` loses its prompts in the same transaction."""
+        finished (or does not exist). ``prompt_total`` loses its prompts by trigger."""
         with self._tx() as conn:
-            row = conn.execute(Q.SELECT_JOB, (job_id,)).fetchone()
-            if row is None or conn.execute(Q.DELETE_FINISHED_JOB, {"id": job_id}).rowcount != 1:
-                return False
-            self._uncount(conn, [rowmap.job(row)])
-        return True
+            return conn.execute(Q.DELETE_FINISHED_JOB, {"id": job_id}).rowcount == 1
 
     def delete_finished_before(self, cutoff: float, *, limit: int = 500) -> list[int]:
         """Delete up to ``limit`` jobs that finished before ``cutoff``; their ids."""
         with self._tx() as conn:
             ids = [r[0] for r in conn.execute(Q.SELECT_FINISHED_BEFORE, {"cutoff": cutoff, "limit": limit})]
             if ids:
-                jobs = [rowmap.job(r) for r in conn.execute(Q.SELECT_JOBS_BY_ID.format(ids=", ".join(map(str, ids))))]
                 conn.execute(Q.DELETE_JOBS.format(marks=", ".join("?" * len(ids))), ids)
-                self._uncount(conn, jobs)
         return ids
-
-    @staticmethod
-    def _uncount(conn: sqlite3.Connection, deleted: Sequence[JobRecord]) -> None:
-        """Take deleted jobs' prompts (their kept counters) off the queue's totals."""
-        delta: dict[PromptStatus, int] = {}
-        for job in deleted:
-            for status, n in job.counts.items():
-                delta[status] = delta.get(status, 0) - n
-        if delta:
-            conn.execute(Q.UPDATE_PROMPT_TOTALS, Q.count_params(delta))
 
     def read_audit(self, limit: int = 100) -> list[AuditEntry]:
         """The newest ``limit`` audit entries, newest first."""

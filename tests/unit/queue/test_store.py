@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import statements_run
+from tests.helpers import Statement, statements_run
 from vq_extension.errors import PromptError
 from vq_extension.queue.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from vq_extension.queue.models import (
@@ -33,7 +33,7 @@ from vq_extension.queue.models import (
     PromptStatus,
     derive_job_status,
 )
-from vq_extension.queue.records import NewJob, NewPrompt, PromptRecord, Transition
+from vq_extension.queue.records import JobChange, NewJob, NewPrompt, PromptRecord, Transition
 from vq_extension.queue.store import JOB_SORTS, SqliteQueueStore
 
 P = PromptStatus
@@ -62,7 +62,10 @@ def _sqlite_file(folder: Path) -> Path:
 
 def _sqlite_dump(store: Store) -> Dump:
     with closing(sqlite3.connect(store.path)) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        # not sqlite_sequence: SQLite's AUTOINCREMENT bookkeeping, which a claim that may
+        # open an attempt (by trigger) writes even when it claims nothing
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                             " AND name != 'sqlite_sequence' ORDER BY name")]
         return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
 
 
@@ -521,8 +524,8 @@ def test_every_guarded_transition(
     after = store.get_prompt(prompt.id)
     job_after = store.get_job(prompt.job_id)
     assert after is not None and job_after is not None
-    assert (t.previous, t.prompt, t.job_before, t.job_after) == (frm, after, job_before.status, job_after.status)
-    assert t.job_changed == (job_before.status != job_after.status)
+    changed = JobChange(job_before.status, job_after.status) if job_before.status != job_after.status else None
+    assert (t.prompt, t.job) == (after, changed)
     assert job_after.status is derive_job_status(store.prompt_counts([prompt.job_id])[prompt.job_id])
     assert after.status is to and after.updated_at == now and job_after.updated_at == now
     assert after.started_at == (now if to is P.RUNNING else prompt.started_at)
@@ -667,7 +670,7 @@ def test_requeue_only_from_retryable(store: Store, dump: Callable[[], Dump], clo
         assert t is None
         assert dump() == before
         return
-    assert t is not None and t.previous is frm
+    assert t is not None
     after = t.prompt
     assert after == store.get_prompt(prompt.id)
     assert (after.status, after.attempt, after.comfy_prompt_id, after.claim_token, after.owner, after.queued_at,
@@ -675,7 +678,8 @@ def test_requeue_only_from_retryable(store: Store, dump: Callable[[], Dump], clo
         P.PENDING, prompt.attempt, None, None, None, None, None, None, None, now)
     assert store.attempts([prompt.id])[prompt.id] == attempts_before  # lineage untouched
     assert len(attempts_before) == prompt.attempt
-    assert t.job_after is J.PENDING and store.get_job(prompt.job_id).status is J.PENDING  # type: ignore[union-attr]
+    assert t.job is not None and t.job.after is J.PENDING
+    assert store.get_job(prompt.job_id).status is J.PENDING  # type: ignore[union-attr]
     assert_jobs_consistent(store)
 
 
@@ -704,7 +708,7 @@ def test_pull_back_undoes_the_attempt(store: Store, clock: Clock) -> None:
     assert store.get_job(job_id).status is J.RUNNING  # type: ignore[union-attr]
     now = clock()
     t = store.pull_back(claimed.id, claimed.comfy_prompt_id or "", now)
-    assert t is not None and t.previous is P.QUEUED and (t.job_before, t.job_after) == (J.RUNNING, J.PENDING)
+    assert t is not None and t.job == JobChange(J.RUNNING, J.PENDING)
     p = t.prompt
     assert (p.status, p.attempt, p.comfy_prompt_id, p.claim_token, p.owner, p.queued_at, p.updated_at) == (
         P.PENDING, 0, None, None, None, None, now)
@@ -813,15 +817,15 @@ def test_job_status_and_times_are_re_derived_with_every_write(store: Store) -> N
     assert job() == (J.RUNNING, 110.0, None)
     move(store, p0.id, P.RUNNING, 120.0)
     t = move(store, p0.id, P.SUCCEEDED, 130.0)
-    assert (t.job_before, t.job_after) == (J.RUNNING, J.RUNNING) and job() == (J.RUNNING, 110.0, None)
+    assert t.job is None and job() == (J.RUNNING, 110.0, None)
     p1 = claim(store, 131.0)
     t = move(store, p1.id, P.FAILED, 140.0, error=PromptError("x", "y"))
-    assert (t.job_before, t.job_after) == (J.RUNNING, J.FAILED) and job() == (J.FAILED, 110.0, 140.0)
+    assert t.job == JobChange(J.RUNNING, J.FAILED) and job() == (J.FAILED, 110.0, 140.0)
     t = store.requeue(p1.id, 150.0, budget=1)  # type: ignore[assignment]
-    assert (t.job_before, t.job_after) == (J.FAILED, J.RUNNING) and job() == (J.RUNNING, 110.0, None)
+    assert t.job == JobChange(J.FAILED, J.RUNNING) and job() == (J.RUNNING, 110.0, None)
     p1 = claim(store, 160.0)
     t = move(store, p1.id, P.SUCCEEDED, 170.0)
-    assert (t.job_before, t.job_after) == (J.RUNNING, J.SUCCEEDED) and job() == (J.SUCCEEDED, 110.0, 170.0)
+    assert t.job == JobChange(J.RUNNING, J.SUCCEEDED) and job() == (J.SUCCEEDED, 110.0, 170.0)
     assert store.get_job(job_id).updated_at == 170.0  # type: ignore[union-attr]
     assert_jobs_consistent(store)
 
@@ -835,7 +839,7 @@ def test_job_canceled_after_running_keeps_its_times(store: Store) -> None:
     j = store.get_job(job_id)
     assert j is not None and (j.status, j.started_at, j.finished_at) == (J.RUNNING, 110.0, None)
     t = move(store, p0.id, P.CANCELED, 120.0)
-    assert t.job_after is J.CANCELED
+    assert t.job == JobChange(J.RUNNING, J.CANCELED)
     j = store.get_job(job_id)
     assert j is not None and (j.status, j.started_at, j.finished_at) == (J.CANCELED, 110.0, 120.0)
 
@@ -845,7 +849,7 @@ def test_a_job_failed_after_interruption_keeps_its_start_time(store: Store) -> N
     claimed = claim(store, 110.0)
     move(store, claimed.id, P.RUNNING, 111.0)
     t = move(store, claimed.id, P.INTERRUPTED, 120.0)
-    assert t.job_after is J.RUNNING
+    assert t.job is None  # still running: it may be retried
     move(store, claimed.id, P.FAILED, 130.0, error=PromptError("interrupted_repeatedly", "x"))
     j = store.get_job(job_id)
     assert j is not None and (j.status, j.started_at, j.finished_at) == (J.FAILED, 110.0, 130.0)
@@ -1165,17 +1169,18 @@ PROMPT_ALIAS = re.compile(r"\b(?:FROM|JOIN|UPDATE)\s+prompt\b(?:\s+(?:AS\s+)?(?!
                           re.I)
 
 
-def _plan_problems(conn: sqlite3.Connection, sql: str, *, full_sort_ok: bool = True) -> list[str]:
+def _plan_problems(conn: sqlite3.Connection, statement: Statement, *, full_sort_ok: bool = True) -> list[str]:
     """Why this statement would touch prompts (or sort jobs) without an index; [] if fine."""
+    sql = statement.sql
     prompt_names = {alias or "prompt" for alias in PROMPT_ALIAS.findall(sql)}
-    rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+    rows = conn.execute("EXPLAIN QUERY PLAN " + sql, statement.params).fetchall()
     siblings: dict[int, list[str]] = {}
     for _, parent, _, detail in rows:
         siblings.setdefault(parent, []).append(detail)
 
     def table(detail: str) -> str | None:
         m = re.match(r"(?:SCAN|SEARCH) (\w+)", detail)
-        return m.group(1) if m else None
+        return m.group(1) if m and "CONSTANT ROWS" not in detail else None  # not a multi-row VALUES
 
     problems = []
     for _, parent, _, detail in rows:
@@ -1193,9 +1198,11 @@ def _plan_problems(conn: sqlite3.Connection, sql: str, *, full_sort_ok: bool = T
     return [f"{p}\n    in: {' '.join(sql.split())[:200]}" for p in problems]
 
 
-def _traced(store: Store, call: Callable[[], Any]) -> list[str]:
-    """The data statements ``call`` runs on the store's connection, with values inlined."""
-    return [s for s in statements_run(store, call) if s.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "INSERT", "DELETE")]
+def _traced(store: Store, call: Callable[[], Any]) -> list[Statement]:
+    """The data statements ``call`` runs on the store's tables (not its connection's own
+    small TEMP journal, which is read whole by design)."""
+    return [s for s in statements_run(store, call)
+            if s.verb in ("SELECT", "UPDATE", "INSERT", "DELETE") and "temp." not in s.sql]
 
 
 @pytest.mark.slow
@@ -1218,13 +1225,13 @@ def test_hot_queries_use_indexes_at_scale(tmp_path: Path) -> None:
         with closing(sqlite3.connect(store.path)) as conn:
             problems: list[str] = []
             statements = _traced(store, lambda: claim(store, clock()))
-            assert any("UPDATE prompt" in s for s in statements)
+            assert any("UPDATE prompt" in s.sql for s in statements)
             for sql in statements:
                 problems += _plan_problems(conn, sql)
 
             for statuses in ((), (J.RUNNING, J.FAILED)):
                 listed = _traced(store, lambda s=statuses: store.list_jobs(statuses=s, sort="actionable", limit=50))
-                page = next(s for s in listed if "ORDER BY" in s)
+                page = next(s for s in listed if "ORDER BY" in s.sql)
                 problems += _plan_problems(conn, page, full_sort_ok=bool(statuses))
                 problems += [p for s in listed if s is not page for p in _plan_problems(conn, s)]
             jobs, total = store.list_jobs(sort="actionable", limit=50)
