@@ -8,7 +8,8 @@ HTTP routes (aiohttp TestServer + client on the same loop), and reports for each
               (counted at ComfyUI's send_sync, split by type)
   loop stall  the longest event-loop stall while the action and its events ran: a probe
               task sleeps 5 ms in a loop and records how late it wakes up
-  statements  SQL statements the action ran (sqlite3 trace callback on vq's connection)
+  statements  sqlite3 calls the action made on vq's connection (what a trigger runs inside
+              a statement is part of it, not a call)
 
 Then, in a second database filled directly through the store API (--jobs jobs of
 --prompts-per-job prompts, statuses set by SQL so most jobs are finished, a few running,
@@ -44,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from tests.fixtures.fakecomfy import FakeComfy  # noqa: E402
+from tests.helpers import RecordingConnection, Statement  # noqa: E402
 from vq_extension.queue.models import ACTIONABLE_ORDER  # noqa: E402
 from vq_extension.queue.records import NewJob, NewPrompt  # noqa: E402
 
@@ -108,12 +110,8 @@ class Host:
         self.client = TestClient(self.server)
         await self.client.start_server()  # on_startup: the dispatcher starts
         self.plugin = self.host.server._vq_plugin
-        self.statements = 0
-
-        def trace(_sql: str) -> None:
-            self.statements += 1
-
-        self.plugin.store._conn.set_trace_callback(trace)
+        self.calls: list[Statement] = []
+        self.plugin.store._conn = RecordingConnection(self.plugin.store._conn, self.calls)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -133,20 +131,20 @@ class Host:
     async def measure(self, name: str, method: str, path: str, body: Any = None) -> dict[str, Any]:
         await self.settle()
         self.events.clear()
-        self.statements = 0
+        self.calls.clear()
         probe = LoopProbe()
         probe.start()
         t = time.perf_counter()
         status, answer = await self.call(method, path, body)
         took = time.perf_counter() - t
-        statements_answer = self.statements
+        statements_answer = len(self.calls)
         await self.settle()
         stall = await probe.stop()
         if status != 200:
             raise RuntimeError(f"{name}: HTTP {status}: {str(answer)[:300]}")
         return {"action": name, "seconds": round(took, 3), "events": sum(self.events.values()),
                 "by_type": dict(self.events), "stall_ms": round(stall * 1000, 1),
-                "statements": statements_answer, "statements_total": self.statements}
+                "statements": statements_answer, "statements_total": len(self.calls)}
 
 
 async def bulk_actions(n: int) -> list[dict[str, Any]]:
@@ -244,7 +242,7 @@ def main() -> None:
         for r in doc["listing"]:
             print(f"{r['request']:32} p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, max {r['max_ms']} ms "
                   f"({r['db']}; built in {r['built_s']} s)")
-    print("(SQL stmts = statements vq's connection ran before the answer; stall = worst lateness of a "
+    print("(SQL stmts = sqlite3 calls on vq's connection before the answer; stall = worst lateness of a "
           "5 ms sleep on the loop during the action and its events)")
     if args.out:
         Path(args.out).write_text(json.dumps(doc, indent=1))

@@ -43,7 +43,7 @@ class Statement:
         return self.sql.lstrip().split(None, 1)[0].upper()
 
 
-class _RecordingConnection:
+class RecordingConnection:
     """A store's connection that notes every ``execute`` / ``executemany`` made through it."""
 
     def __init__(self, conn: sqlite3.Connection, seen: list[Statement]) -> None:
@@ -68,7 +68,7 @@ def statements_run(store: Any, call: Callable[[], Any]) -> list[Statement]:
     over. What triggers run inside a statement is part of that statement, not a call."""
     seen: list[Statement] = []
     real = store._conn
-    store._conn = _RecordingConnection(real, seen)
+    store._conn = RecordingConnection(real, seen)
     try:
         call()
     finally:
