@@ -25,6 +25,14 @@ def in_list(statuses: Iterable[PromptStatus | JobStatus]) -> str:
 
 # --- statements -------------------------------------------------------------------
 
+# A prompt as its records read it: every column but the graph, kilobytes of JSON that only a
+# claim needs (a job's detail reads all its prompts; a tick returns the prompts it moves).
+PROMPT_COLUMNS = (
+    "id, job_id, idx, status, attempt, max_attempts, seed, input_file, staged_name, try_index, params_json,"
+    " comfy_prompt_id, claim_token, owner, lease_expires_at, cancel_reason, error_json, outputs_json,"
+    " created_at, queued_at, started_at, finished_at, updated_at"
+)
+
 # Insert one job.
 INSERT_JOB = """
 INSERT INTO job (name, status, status_rank, priority, workflow, mode, params_json, options_json,
@@ -55,10 +63,10 @@ UPDATE prompt SET status = :to, updated_at = :now,
  WHERE id = :id AND status IN ({allowed})
    AND (:expected IS NULL OR status = :expected)
    AND (:comfy_prompt_id IS NULL OR comfy_prompt_id = :comfy_prompt_id)
-RETURNING *
+RETURNING {columns}
 """
 TRANSITION: dict[PromptStatus, str] = {
-    to: _TRANSITION_TEMPLATE.format(terminal=in_list(TERMINAL), allowed=in_list(allowed))
+    to: _TRANSITION_TEMPLATE.format(terminal=in_list(TERMINAL), allowed=in_list(allowed), columns=PROMPT_COLUMNS)
     for to, allowed in ALLOWED_FROM.items()
     if to is not P.PENDING and to is not P.QUEUED  # those have their own statements below
 }
@@ -66,7 +74,7 @@ TRANSITION: dict[PromptStatus, str] = {
 # Claim the next pending prompt (highest job priority, then oldest job, then prompt index):
 # pending -> queued, stamping the attempt, claim token, owner and ComfyUI id. The attempt
 # row, the counters and the job's start follow by trigger (migrations.V7).
-CLAIM_NEXT_PROMPT = """
+CLAIM_NEXT_PROMPT = f"""
 UPDATE prompt SET status = 'queued', attempt = attempt + 1, comfy_prompt_id = :comfy_prompt_id,
        claim_token = :token, owner = :owner, lease_expires_at = :lease, queued_at = :now,
        started_at = NULL, finished_at = NULL, error_json = NULL, outputs_json = '[]',
@@ -78,15 +86,15 @@ UPDATE prompt SET status = 'queued', attempt = attempt + 1, comfy_prompt_id = :c
                WHERE j.status IN ('pending', 'running') AND j.n_pending > 0
                ORDER BY j.priority DESC, j.created_at, j.id LIMIT 1)
         ORDER BY p.idx LIMIT 1)
-RETURNING *
+RETURNING {PROMPT_COLUMNS}, graph_json
 """
 
 # Pause: queued -> pending for a prompt ComfyUI had not started; the attempt is undone.
-PULL_BACK_PROMPT = """
+PULL_BACK_PROMPT = f"""
 UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = NULL,
        claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL, updated_at = :now
  WHERE id = :id AND status = 'queued' AND comfy_prompt_id = :comfy_prompt_id
-RETURNING *
+RETURNING {PROMPT_COLUMNS}
 """
 
 # Back to pending for another attempt (user retry, or recovery while attempts remain).
@@ -95,7 +103,7 @@ UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt +
        comfy_prompt_id = NULL, claim_token = NULL, owner = NULL, lease_expires_at = NULL,
        queued_at = NULL, started_at = NULL, finished_at = NULL, cancel_reason = NULL, updated_at = :now
  WHERE id = :id AND status IN ({in_list(ALLOWED_FROM[P.PENDING] - {P.QUEUED})})
-RETURNING *
+RETURNING {PROMPT_COLUMNS}
 """
 
 # --- ownership: instances, leases, recovery ---
@@ -126,19 +134,19 @@ UPDATE prompt SET status = 'pending', attempt = attempt - 1, comfy_prompt_id = N
        claim_token = NULL, owner = NULL, lease_expires_at = NULL, queued_at = NULL,
        started_at = NULL, updated_at = :now
  WHERE id = :id AND status = 'queued' AND started_at IS NULL {_LOST_GUARD}
-RETURNING *
+RETURNING {PROMPT_COLUMNS}
 """
 # A lost prompt that started: interrupted (then requeued or failed in the same transaction).
 INTERRUPT_LOST_PROMPT = f"""
 UPDATE prompt SET status = 'interrupted', error_json = :error, updated_at = :now
  WHERE id = :id AND status IN ('queued', 'running') {_LOST_GUARD}
-RETURNING *
+RETURNING {PROMPT_COLUMNS}
 """
 # interrupted -> failed (attempts used up), outside the transition table's guard helper.
-FAIL_INTERRUPTED_PROMPT = """
+FAIL_INTERRUPTED_PROMPT = f"""
 UPDATE prompt SET status = 'failed', error_json = :error, finished_at = :now, updated_at = :now
  WHERE id = :id AND status = 'interrupted'
-RETURNING *
+RETURNING {PROMPT_COLUMNS}
 """
 
 # --- idempotency keys of POST /jobs ---
@@ -153,11 +161,11 @@ VALUES (:key, :sha, :job_id, :now)
 # The job status changes this transaction made (noted by migrations.CONNECTION_SETUP's trigger).
 TAKE_JOB_CHANGES = "DELETE FROM temp.job_change RETURNING seq, job_id, before, after"
 
-SELECT_PROMPT = "SELECT * FROM prompt WHERE id = ?"
-SELECT_PROMPT_BY_COMFY_ID = "SELECT * FROM prompt WHERE comfy_prompt_id = ?"
+SELECT_PROMPT = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE id = ?"
+SELECT_PROMPT_BY_COMFY_ID = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE comfy_prompt_id = ?"
 SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"
-SELECT_JOB_PROMPTS = "SELECT * FROM prompt WHERE job_id = ? ORDER BY idx"
-SELECT_PROMPTS_IN = "SELECT * FROM prompt WHERE status IN ({statuses}) ORDER BY id"
+SELECT_JOB_PROMPTS = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE job_id = ? ORDER BY idx"
+SELECT_PROMPTS_IN = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE status IN ({{statuses}}) ORDER BY id"
 SELECT_ATTEMPTS = "SELECT * FROM attempt WHERE prompt_id IN ({ids}) ORDER BY prompt_id, attempt"
 SELECT_JOB = "SELECT * FROM job WHERE id = ?"
 SELECT_JOBS_BY_ID = "SELECT * FROM job WHERE id IN ({ids})"
@@ -213,7 +221,7 @@ UPDATE prompt SET status = 'pending', max_attempts = MAX(max_attempts, attempt +
        queued_at = NULL, started_at = NULL, finished_at = NULL, cancel_reason = NULL, updated_at = :now
  WHERE job_id = :job_id AND status IN ({in_list(RETRYABLE)})
 """
-SELECT_IN_COMFY_OF_JOB = f"SELECT * FROM prompt WHERE job_id = ? AND status IN ({in_list(IN_COMFY)}) ORDER BY id"
+SELECT_IN_COMFY_OF_JOB = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE job_id = ? AND status IN ({in_list(IN_COMFY)}) ORDER BY id"
 UPDATE_JOB_PRIORITY = "UPDATE job SET priority = :priority, updated_at = :now WHERE id = :id"
 
 INSERT_LOG = """

@@ -24,6 +24,7 @@ import pytest
 
 from tests.helpers import Statement, statements_run
 from vq_extension.errors import PromptError
+from vq_extension.queue import sql as Q
 from vq_extension.queue.migrations import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew
 from vq_extension.queue.models import (
     ACTIONABLE_ORDER,
@@ -33,7 +34,13 @@ from vq_extension.queue.models import (
     PromptStatus,
     derive_job_status,
 )
-from vq_extension.queue.records import JobChange, NewJob, NewPrompt, PromptRecord, Transition
+from vq_extension.queue.records import (
+    JobChange,
+    NewJob,
+    NewPrompt,
+    PromptRecord,
+    Transition,
+)
 from vq_extension.queue.store import JOB_SORTS, SqliteQueueStore
 
 P = PromptStatus
@@ -226,6 +233,23 @@ def test_status_check_lists_equal_the_enums(tmp_path: Path) -> None:
         sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
     assert sorted(_check_list(sql["prompt"], "status")) == sorted(s.value for s in PromptStatus)
     assert sorted(_check_list(sql["job"], "status")) == sorted(s.value for s in JobStatus)
+
+
+def test_prompt_rows_are_read_with_every_column_but_the_graph(tmp_path: Path) -> None:
+    """Records never carry the graph (kilobytes per prompt): only a claim reads it. A
+    column a migration adds must be read too."""
+    store = SqliteQueueStore(tmp_path / "vq.sqlite3")
+    try:
+        with closing(sqlite3.connect(store.path)) as conn:
+            table = [r[1] for r in conn.execute("PRAGMA table_info(prompt)")]
+        assert [c.strip() for c in Q.PROMPT_COLUMNS.split(",")] == [c for c in table if c != "graph_json"]
+        job_id = store.create_job(NewJob(name="g"), [NewPrompt(graph=graph(i)) for i in range(2)], 1.0)
+        reads = statements_run(store, lambda: store.job_prompts(job_id))
+        claims = statements_run(store, lambda: store.claim_next(owner=OWNER, now=2.0, lease_seconds=60))
+        assert [s.sql for s in reads if "graph_json" in s.sql or "*" in s.sql] == []
+        assert sum("graph_json" in s.sql for s in claims) == 1
+    finally:
+        store.close()
 
 
 def test_status_checks_are_enforced(tmp_path: Path, clock: Clock) -> None:

@@ -24,7 +24,14 @@ from vq_extension.queue.models import (
     PromptStatus,
     derive_job_status,
 )
-from vq_extension.queue.records import BulkResult, Change, JobChange, LogLine, NewJob, NewPrompt
+from vq_extension.queue.records import (
+    BulkResult,
+    Change,
+    JobChange,
+    LogLine,
+    NewJob,
+    NewPrompt,
+)
 from vq_extension.queue.store import SqliteQueueStore
 
 P = PromptStatus
