@@ -274,15 +274,14 @@ V7 = [
     """,
 ]
 
-# Run on every connection after the migrations: TEMP objects, this connection's own. The
-# trigger notes each job status change this connection makes, for the store to log ("job is
-# now ...") after the prompts' own lines and to tell the dispatcher (store._journal).
+# Run on every connection after the migrations: a TEMP trigger, this connection's own, that
+# tells the store (the SQL function it registers, store._note_job_change) each job status
+# change this connection makes: the store logs them ("job is now ...") after the prompts'
+# own lines and tells the dispatcher, without a query for them in every transaction.
 CONNECTION_SETUP = [
-    "CREATE TEMP TABLE job_change (seq INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, before TEXT NOT NULL,"
-    " after TEXT NOT NULL)",
     """
     CREATE TEMP TRIGGER job_change_noted AFTER UPDATE OF status ON main.job WHEN OLD.status != NEW.status BEGIN
-      INSERT INTO job_change (job_id, before, after) VALUES (NEW.id, OLD.status, NEW.status);
+      SELECT vq_note_job_change(NEW.id, OLD.status, NEW.status);
     END
     """,
 ]

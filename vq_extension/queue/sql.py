@@ -158,9 +158,6 @@ INSERT OR REPLACE INTO idempotency_key (key, body_sha256, job_id, created_at)
 VALUES (:key, :sha, :job_id, :now)
 """
 
-# The job status changes this transaction made (noted by migrations.CONNECTION_SETUP's trigger).
-TAKE_JOB_CHANGES = "DELETE FROM temp.job_change RETURNING seq, job_id, before, after"
-
 SELECT_PROMPT = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE id = ?"
 SELECT_PROMPT_BY_COMFY_ID = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE comfy_prompt_id = ?"
 SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"

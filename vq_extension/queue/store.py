@@ -81,7 +81,9 @@ class SqliteQueueStore(JobQueries, PresetQueries):
         # whose worst case after power loss is re-running one prompt.
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA foreign_keys = ON")
+        self._job_changes: list[tuple[int, str, str]] = []  # this transaction's, in order
         self.schema_version = self._migrate()
+        self._conn.create_function("vq_note_job_change", 3, self._note_job_change)
         for statement in CONNECTION_SETUP:
             self._conn.execute(statement)
 
@@ -97,12 +99,17 @@ class SqliteQueueStore(JobQueries, PresetQueries):
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
+            self._job_changes.clear()  # a rolled-back transaction's changes never happened
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _note_job_change(self, job_id: int, before: str, after: str) -> None:
+        """Called by the connection's TEMP trigger (migrations.CONNECTION_SETUP), inside a statement."""
+        self._job_changes.append((job_id, before, after))
 
     def _migrate(self) -> int:
         with self._tx() as conn:
@@ -334,8 +341,9 @@ class SqliteQueueStore(JobQueries, PresetQueries):
         then "job is now ..." for every job whose status changed (the triggers noted them).
         Returns ``moved`` with each changed job's last transition telling the change."""
         noted: dict[int, tuple[str, str]] = {}
-        for _seq, job_id, before, after in sorted(conn.execute(Q.TAKE_JOB_CHANGES).fetchall(), key=lambda r: r[0]):
+        for job_id, before, after in self._job_changes:
             noted[job_id] = (noted.get(job_id, (before, ""))[0], after)  # first before, last after
+        self._job_changes.clear()
         jobs = {j: JobChange(JobStatus(b), JobStatus(a)) for j, (b, a) in noted.items() if b != a}
         lines = [(t.prompt, t.line) for t in moved if t is not None and t.line is not None]
         lines += [(c.prompt, LogLine("queued", f"handed to ComfyUI as {c.prompt.comfy_prompt_id} "

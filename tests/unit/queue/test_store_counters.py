@@ -152,9 +152,10 @@ def test_bulk_cancel_and_retry_issue_a_constant_number_of_statements(store: Sqli
         counted[n] = (cancel, retry, clear)
         assert_counters_match_a_recount(store)
     assert counted[3] == counted[3000], counted
-    # BEGIN, the jobs' log lines, one UPDATE (the triggers count), the journal, the prompts
-    # still in ComfyUI, COMMIT; retry: no in-ComfyUI read
-    assert counted[3000] == (6, 5, 6), counted
+    # BEGIN, the jobs' log lines, one UPDATE (the triggers count), the prompts still in
+    # ComfyUI, COMMIT; retry: BEGIN, one UPDATE, its log line, COMMIT (the job, one prompt
+    # still in ComfyUI, stays running: no status line to add)
+    assert counted[3000] == (5, 4, 5), counted
 
 
 def test_clear_checks_the_count_in_its_transaction_and_changes_nothing_when_it_moved(store: SqliteQueueStore) -> None:
@@ -177,7 +178,7 @@ def test_a_tick_is_one_transaction_with_its_claims_and_graphs(store: SqliteQueue
         store, lambda: store.apply(done, claim=2, owner=OWNER, now=2001.0, lease_seconds=60))]
     # One sqlite3 call per transition and per claim (each hands the GIL over inside ComfyUI):
     # counters, attempts and the job's status follow by trigger; the log is one INSERT.
-    assert statements == ["BEGIN", "UPDATE", "UPDATE", "UPDATE", "UPDATE", "DELETE", "INSERT", "COMMIT"]
+    assert statements == ["BEGIN", "UPDATE", "UPDATE", "UPDATE", "UPDATE", "INSERT", "COMMIT"]
     job = store.get_job(job_id)
     assert job is not None and job.counts == {P.SUCCEEDED: 2, P.QUEUED: 2} and job.average_seconds == 2.0
     assert_counters_match_a_recount(store)
@@ -194,6 +195,17 @@ def test_a_tick_logs_its_prompts_then_the_job_it_finished_and_says_so_on_the_las
     assert [e.message for e in store.read_log(job_id)][-3:] == [
         "prompt #1 finished", "prompt #2 finished", "job is now succeeded"]
     assert result.claimed == []
+
+
+def test_a_rolled_back_job_change_is_never_logged(store: SqliteQueueStore) -> None:
+    later, first = new_job(store, 1, now=1001.0), new_job(store, 1)
+    with pytest.raises(RuntimeError), store._tx() as conn:
+        conn.execute("UPDATE prompt SET status = 'canceled' WHERE job_id = ?", (later,))  # the job: canceled
+        raise RuntimeError("a later step of the transaction failed")
+    assert store.get_job(later).status is J.PENDING  # type: ignore[union-attr]
+    claimed = store.claim_next(owner=OWNER, now=2000.0, lease_seconds=60)  # the other job's
+    assert claimed is not None and claimed.job_id == first
+    assert [e.message for e in store.read_log(later) if e.event == "job"] == []
 
 
 def test_a_v2_database_with_work_in_it_upgrades_through_ownership_then_counters(tmp_path: Path) -> None:
