@@ -9,6 +9,7 @@ vq-db thread spends inside ComfyUI's process) and each SQL statement's share.
     .venv/bin/python bench/store_apply.py            # --prompts 600
     .venv/bin/python bench/store_apply.py --pragma "PRAGMA wal_autocheckpoint=10000"
     .venv/bin/python bench/store_apply.py --gil-contender
+    .venv/bin/python bench/store_apply.py --gil-contender --batch 4   # what-if, not vq's way
 
 --gil-contender runs a pure-Python busy thread beside it, as ComfyUI's worker is beside
 vq's database thread: sqlite3 releases the GIL around every statement step, and each
@@ -85,6 +86,24 @@ def replay(store: SqliteQueueStore, prompts: int) -> float:
     return time.thread_time() - started
 
 
+def replay_batched(store: SqliteQueueStore, prompts: int, batch: int) -> float:
+    """What a dispatcher batching ``batch`` prompts per transaction would write (not what vq
+    does: see docs/performance.md, "What is left"): per tick, ``batch`` queued prompts
+    finished with their start from ComfyUI's history (no separate running write) and
+    ``batch`` claimed. CPU seconds spent."""
+    now, owner = 1_000.0, "bench"
+    queued = [c.prompt for c in store.apply([], claim=batch, owner=owner, now=now, lease_seconds=30).claimed]
+    started = time.thread_time()
+    for _ in range(prompts // batch):
+        now += 0.004 * batch
+        outcome = Outcome("succeeded", None, OUTPUTS, now - 0.003)
+        result = store.apply([finish(p, outcome, 0) for p in queued], claim=batch, owner=owner, now=now,
+                             lease_seconds=30)
+        assert all(t is not None for t in result.transitions) and len(result.claimed) == batch
+        queued = [c.prompt for c in result.claimed]
+    return time.thread_time() - started
+
+
 def busy_python(running: threading.Event) -> None:
     """Pure-Python work that wants the GIL all the time (a stand-in for ComfyUI's worker)."""
     total = 0
@@ -99,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prompts", type=int, default=600)
     ap.add_argument("--pragma", action="append", default=[], help="run on the store's connection first")
     ap.add_argument("--gil-contender", action="store_true", help="a pure-Python busy thread runs meanwhile")
+    ap.add_argument("--batch", type=int, default=0, metavar="N",
+                    help="what-if: N prompts finished and N claimed per transaction, no running write")
     args = ap.parse_args(argv)
     contending = threading.Event()
     if args.gil_contender:
@@ -109,15 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         for pragma in args.pragma:
             store._conn.execute(pragma)
         store.create_job(NewJob(name="bench"), [NewPrompt(graph=GRAPH, max_attempts=2)
-                                                 for _ in range(args.prompts + 2)], 1_000.0)
+                                                 for _ in range(args.prompts + 2 + args.batch)], 1_000.0)
         timed = TimedConnection(store._conn)
         store._conn = timed  # type: ignore[assignment]
-        cpu = replay(store, args.prompts)
+        cpu = replay_batched(store, args.prompts, args.batch) if args.batch else replay(store, args.prompts)
         contending.clear()
         store._conn = timed._conn
         store.close()
     n = args.prompts
     beside = ", a Python thread contending for the GIL" if args.gil_contender else ""
+    beside += f", what-if: {args.batch} prompts per transaction" if args.batch else ""
     print(f"{n} prompts: {cpu / n * 1000:.3f} ms CPU per prompt (SQLite {sqlite3.sqlite_version}{beside})")
     print(f"{'us CPU/prompt':>13} {'calls/prompt':>12}  statement")
     for sql, (calls, seconds) in sorted(timed.seconds.items(), key=lambda kv: -kv[1][1]):
