@@ -159,43 +159,17 @@ VALUES (:key, :sha, :job_id, :now)
 """
 
 SELECT_PROMPT = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE id = ?"
-SELECT_PROMPT_BY_COMFY_ID = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE comfy_prompt_id = ?"
 SELECT_PROMPT_GRAPH = "SELECT graph_json FROM prompt WHERE id = ?"
 SELECT_JOB_PROMPTS = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE job_id = ? ORDER BY idx"
 SELECT_PROMPTS_IN = f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE status IN ({{statuses}}) ORDER BY id"
 SELECT_ATTEMPTS = "SELECT * FROM attempt WHERE prompt_id IN ({ids}) ORDER BY prompt_id, attempt"
 SELECT_JOB = "SELECT * FROM job WHERE id = ?"
 SELECT_JOBS_BY_ID = "SELECT * FROM job WHERE id IN ({ids})"
-SELECT_JOB_STATUS_COUNTS = "SELECT status, COUNT(*) AS n FROM prompt WHERE job_id = ? GROUP BY status"
-SELECT_PROMPT_COUNTS_FOR_JOBS = (
-    "SELECT job_id, status, COUNT(*) AS n FROM prompt WHERE job_id IN ({ids}) GROUP BY job_id, status"
-)
-SELECT_AVG_DURATIONS = (
-    "SELECT job_id, AVG(finished_at - started_at) AS seconds FROM prompt"
-    " WHERE job_id IN ({ids}) AND status = 'succeeded' AND started_at IS NOT NULL GROUP BY job_id"
-)
 SELECT_PROMPT_TOTALS = "SELECT status, n FROM prompt_total"
-RECOUNT_PROMPT_TOTALS = "SELECT status, COUNT(*) AS n FROM prompt GROUP BY status"
 SELECT_JOB_TOTALS = "SELECT status, COUNT(*) AS n FROM job GROUP BY status"
 SELECT_MAX_ACTIVE_PRIORITY = (
     "SELECT MAX(priority) FROM job WHERE status IN ('pending', 'running') AND id != ?"
 )
-
-# --- counters (kept by the triggers of migrations.V7, in the statement of the change) ---
-
-COUNT_COLUMN: dict[PromptStatus, str] = {s: f"n_{s.value}" for s in PromptStatus}
-
-# Recount every counter from the prompts (repairs after statuses were written by raw SQL).
-RECOUNT_JOBS = "UPDATE job SET " + ", ".join(
-    f"{col} = (SELECT COUNT(*) FROM prompt p WHERE p.job_id = job.id AND p.status = '{s.value}')"
-    for s, col in COUNT_COLUMN.items()
-) + (
-    ", run_seconds = (SELECT COALESCE(SUM(finished_at - started_at), 0) FROM prompt p"
-    " WHERE p.job_id = job.id AND p.status = 'succeeded' AND p.started_at IS NOT NULL)"
-    ", run_count = (SELECT COUNT(*) FROM prompt p"
-    " WHERE p.job_id = job.id AND p.status = 'succeeded' AND p.started_at IS NOT NULL)"
-)
-RECOUNT_TOTALS = "UPDATE prompt_total SET n = (SELECT COUNT(*) FROM prompt p WHERE p.status = prompt_total.status)"
 
 # --- bulk actions (set-based: a handful of statements for any number of prompts) ---
 

@@ -99,11 +99,6 @@ class JobQueries:
             row = self._conn.execute(Q.SELECT_PROMPT, (prompt_id,)).fetchone()
         return rowmap.prompt(row) if row else None
 
-    def find_by_comfy_id(self, comfy_prompt_id: str) -> PromptRecord | None:
-        with self._lock:
-            row = self._conn.execute(Q.SELECT_PROMPT_BY_COMFY_ID, (comfy_prompt_id,)).fetchone()
-        return rowmap.prompt(row) if row else None
-
     def get_graph(self, prompt_id: int) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(Q.SELECT_PROMPT_GRAPH, (prompt_id,)).fetchone()
@@ -168,19 +163,6 @@ class JobQueries:
 
     # --- counts ----------------------------------------------------------------------
 
-    def prompt_counts(self, job_ids: Sequence[int]) -> dict[int, dict[PromptStatus, int]]:
-        """Each job's prompts counted by status, from the prompts themselves (a recount;
-        summaries use the job's counters, ``JobRecord.counts``)."""
-        counts: dict[int, dict[PromptStatus, int]] = {jid: {} for jid in job_ids}
-        if not job_ids:
-            return counts
-        ids = ", ".join(str(int(jid)) for jid in job_ids)
-        with self._lock:
-            found = self._conn.execute(Q.SELECT_PROMPT_COUNTS_FOR_JOBS.format(ids=ids)).fetchall()
-        for r in found:
-            counts[r["job_id"]][PromptStatus(r["status"])] = r["n"]
-        return counts
-
     def average_seconds(self, job_ids: Sequence[int]) -> dict[int, float]:
         """Mean run time of each job's succeeded prompts (jobs with none are absent)."""
         return {j.id: avg for j in self.get_jobs(job_ids) if (avg := j.average_seconds) is not None}
@@ -196,18 +178,6 @@ class JobQueries:
         mean run time, None before any succeeded)."""
         with self._lock:
             return [dict(r) for r in self._conn.execute(Q.SELECT_RUNNING_WITH_AVERAGE).fetchall()]
-
-    def recounted_totals(self) -> dict[PromptStatus, int]:
-        """Prompts by status counted from the prompts (what ``prompt_totals`` must equal)."""
-        with self._lock:
-            found = self._conn.execute(Q.RECOUNT_PROMPT_TOTALS).fetchall()
-        return {PromptStatus(r["status"]): r["n"] for r in found if r["n"]}
-
-    def repair_counters(self) -> None:
-        """Recount every counter from the prompts (after statuses were written by raw SQL)."""
-        with self._tx() as conn:
-            conn.execute(Q.RECOUNT_JOBS)
-            conn.execute(Q.RECOUNT_TOTALS)
 
     # --- job log -------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.store_apply import GRAPH, main, replay, replay_batched
+from tests.helpers import recounted_totals
 from vq_extension.queue.models import PromptStatus as P
 from vq_extension.queue.records import NewJob, NewPrompt
 from vq_extension.queue.store import SqliteQueueStore
@@ -23,7 +24,7 @@ def test_the_replay_finishes_one_starts_one_and_claims_one_per_tick(tmp_path: Pa
     store = store_with(tmp_path, 12)
     replay(store, 8)
     assert store.prompt_totals() == {P.SUCCEEDED: 8, P.RUNNING: 1, P.QUEUED: 1, P.PENDING: 2}
-    assert store.prompt_totals() == store.recounted_totals()
+    assert store.prompt_totals() == recounted_totals(store)
     store.close()
 
 
