@@ -169,6 +169,21 @@ def test_image_modes_list_only_their_workflows_and_submit(ui):
     assert sorted(p["seed"] for p in job["prompts"]) == [41, 41]
 
 
+def test_another_workflow_with_the_same_input_keeps_the_folder_field(ui):
+    """Choosing another workflow of the mode must not replace the field being typed in
+    (keystrokes landing on a replaced field are lost)."""
+    folder = ui.host.call("POST", "/__harness/images", {"folder": "kept_in", "count": 2})["folder"]
+    view = choose_mode(ui, "image_upscale", "image-upscale")
+    field = view.locator("[data-testid=folder-input]")
+    field.fill(folder)
+    field.evaluate("el => { el.dataset.kept = 'yes'; }")
+    view.locator("[data-testid=workflow-select]").select_option("smoke-image")
+    expect(view.locator("[data-testid=submit-form]")).to_have_attribute("data-workflow", "smoke-image")
+    expect(field).to_have_attribute("data-kept", "yes")  # the same element, not a new one
+    expect(field).to_have_value(folder)
+    expect(view.locator("[data-testid=input-status]")).to_contain_text("2 images will be queued")
+
+
 def test_invalid_values_are_marked_inline_and_server_errors_map_to_fields(ui):
     view = choose_mode(ui, "image_upscale", "smoke-image")
     field = view.locator("[data-testid=field-scale_by]")

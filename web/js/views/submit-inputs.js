@@ -130,7 +130,9 @@ export function createSubmitInputs(ctx) {
       key = null;
       return;
     }
-    const k = `${ws.id}|${modeId}|${desc.name}|${need}`;
+    // Rebuilt only when the field's shape changes, not with every workflow of the same input:
+    // a user typing a folder while choosing another workflow keeps the field and the keys.
+    const k = `${ws.id}|${modeId}|${need}|${desc.input.kind}|${desc.input.extensions.join(",")}`;
     if (k !== key) {
       key = k;
       build(need, desc);
