@@ -1,12 +1,19 @@
-"""Test helpers: the repo root, captured graphs, closed schemas."""
+"""Test helpers: the repo root, captured graphs, closed schemas, the sqlite3 calls an operation
+makes, recounts of the store's counters, a folder nobody can write."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
-from collections.abc import Callable, Iterable
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.fixtures.fakecomfy.captured import load_comfy_json
 
@@ -110,3 +117,21 @@ def find_by_comfy_id(store: Any, comfy_prompt_id: str) -> Any:
         row = store._conn.execute(f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE comfy_prompt_id = ?",
                                   (comfy_prompt_id,)).fetchone()
     return rows.prompt(row) if row else None
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """The folder cannot be written, even by root (immutable), until the block ends."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
+            pytest.skip("cannot make a folder read-only for root here (chattr +i)")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -52,6 +53,17 @@ class UnsupportedMedia(VqError):
 
 class Unavailable(VqError):
     status, code = 503, "unavailable"
+
+
+class StagingUnwritable(Unavailable):
+    """A folder vq writes inputs into (staging, uploads) cannot be written: no input is at
+    fault, and nothing can be staged or uploaded until the folder is fixed."""
+
+    code = "staging_unwritable"
+
+    def __init__(self, folder: Path, exc: OSError, *, hint: str) -> None:
+        super().__init__(f"{folder} cannot be written ({exc.strerror or exc}); nothing was queued",
+                         {"folder": str(folder)}, hint=hint)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import read_only
 from tests.integration.test_files_routes import (
     API,
     all_files,
     multipart,
     png,
+    upload,
     uploads_dir,
 )
 
@@ -148,3 +150,22 @@ async def test_refusals_name_the_path_as_given(client: Any, comfy: Any, tmp_path
             err = await envelope(resp, 403)
             assert given in err["message"] and "outside the allowed folders" in err["message"], text
             assert hidden not in text, f"{given}: the resolved target leaked: {text}"
+
+
+async def test_an_unwritable_staging_or_uploads_folder_is_named_and_nothing_is_queued(client: Any, comfy: Any) -> None:
+    """Not the input's fault: 503 ``staging_unwritable`` naming the folder, with what to do
+    (it was a bare PermissionError: a 500 "internal" with no folder in it)."""
+    folder = Path(comfy.paths.input_directory) / "shots"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png())
+    vq_dir = Path(comfy.paths.input_directory) / "vq"
+    vq_dir.mkdir(parents=True, exist_ok=True)
+    with read_only(vq_dir):
+        resp = await client.post(f"{API}/jobs", json={"workflow": "smoke-image", "input": str(folder)})
+        err = await envelope(resp, 503)
+        assert err["code"] == "staging_unwritable" and str(vq_dir) in err["message"], err
+        assert "stage: false" in err["hint"] and err["details"]["folder"].startswith(str(vq_dir))
+        err = (await upload(client, png(), "x.png", 503))["error"]
+        assert err["code"] == "staging_unwritable" and str(uploads_dir(comfy)) in err["message"], err
+    assert (await (await client.get(f"{API}/jobs")).json())["total"] == 0
+    assert all_files(vq_dir) == set()

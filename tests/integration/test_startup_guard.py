@@ -4,40 +4,17 @@ retried in the background until vq starts."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fixtures.fakecomfy import FakeComfy
-from tests.helpers import REPO
+from tests.helpers import REPO, read_only
 from tests.integration.helpers import submit, upscale, wait_for, wait_job
 
 pytestmark = pytest.mark.parametrize("profile", ["0.8.0"])
-
-
-@contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """The folder cannot be written, even by root (immutable), until the block ends."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
-            pytest.skip("cannot make a folder read-only for root here (chattr +i)")
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-    else:
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(0o755)
 
 
 async def health(client: Any) -> tuple[int, dict[str, Any]]:

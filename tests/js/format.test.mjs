@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import {
-  baseName, describeCancel, describeStuck, elapsedSeconds, formatCount, formatDuration, formatEta, formatRelative, formatValue,
+  baseName, describeCancel, describeStuck, elapsedSeconds, errorText, formatCount, formatDuration, formatEta, formatRelative, formatValue,
   jobProgressText, mediaKind, percent, plural, shortId, splitSubfolder, statusMeta, viewPath, JOB_STATUSES,
 } from "../../web/js/format.js";
 
@@ -85,4 +85,12 @@ test("file helpers build ComfyUI /view paths", () => {
 test("describeStuck names the job, the prompt and both durations", () => {
   assert.equal(describeStuck({ prompt_id: 40, job_id: 12, index: 2, running_seconds: 1900, average_seconds: 600 }),
     "Job 12, prompt #3 has run 31 m 40 s, over 3× its workflow's average of 10 m 00 s. Stuck?");
+});
+
+test("errorText adds the server's hint, which says what to do", () => {
+  assert.equal(errorText({ message: "/c/input/vq cannot be written", hint: "make it writable" }),
+    "/c/input/vq cannot be written — make it writable");
+  assert.equal(errorText({ message: "not found" }), "not found");
+  assert.equal(errorText("plain"), "plain");
+  assert.equal(errorText(null), "unknown error");
 });

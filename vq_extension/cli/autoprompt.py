@@ -157,10 +157,9 @@ def follow_run(io: IO, session: VqClient, run: dict[str, Any], *, interval: floa
     if run["status"] == "canceled":
         raise JobEnded(f"auto-prompt run {run['id']} was canceled")
     error = run.get("error") or {}
-    failure = ApiError(int(error.get("status") or 502), str(error.get("code") or "autoprompt_failed"),
-                       str(error.get("message") or f"auto-prompt run {run['id']} failed"))
-    failure.hint = error.get("hint")  # e.g. "Start LM Studio and load <model>"
-    raise failure
+    raise ApiError(int(error.get("status") or 502), str(error.get("code") or "autoprompt_failed"),
+                   str(error.get("message") or f"auto-prompt run {run['id']} failed"),
+                   hint=error.get("hint"))  # e.g. "Start LM Studio and load <model>"
 
 
 def _draw(io: IO, run: dict[str, Any], drawn: dict[str, tuple[int, int]]) -> None:

@@ -79,11 +79,11 @@ class NotInstalled(CliError):
 
 
 class ApiError(CliError):
-    """vq answered with its error envelope ``{"error": {code, message, details}}``."""
+    """vq answered with its error envelope ``{"error": {code, message, details, hint?}}``."""
 
     def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                 body: Any = None) -> None:
-        super().__init__(message)
+                 body: Any = None, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
         self.status, self.code, self.details = status, code, details or {}
         self.body = body if body is not None else {"error": {"code": code, "message": message,
                                                              "details": self.details}}

@@ -74,7 +74,8 @@ class VqClient:
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict) and "message" in error:
             return ApiError(response.status_code, str(error.get("code", "error")), str(error["message"]),
-                            error.get("details") if isinstance(error.get("details"), dict) else {}, body)
+                            error.get("details") if isinstance(error.get("details"), dict) else {}, body,
+                            hint=error["hint"] if isinstance(error.get("hint"), str) else None)
         if response.status_code == 404:
             # ComfyUI's own 404 (plain text): the route is not there, so vq is not loaded.
             return NotInstalled(self.url, API_PREFIX + path)

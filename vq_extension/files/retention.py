@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..errors import StagingUnwritable
 from ..timestamps import iso
 from .records import StagedUse
 from .staging import Stager
@@ -133,8 +134,11 @@ class Retention:
         for cand in candidates:
             # Held from the last look to the delete: a submit reusing the file waits, then
             # finds it gone and stages it again; or it refreshed it first and we keep it.
-            with self.stager.holding():
-                outcomes.append(self._remove_one(cand, refs, now))
+            try:
+                with self.stager.holding():
+                    outcomes.append(self._remove_one(cand, refs, now))
+            except StagingUnwritable as exc:  # nothing in that folder can be deleted either
+                outcomes.append(Outcome(cand, "failed", exc.message))
         return outcomes
 
     def _remove_one(self, cand: Candidate, refs: Mapping[str, StagedUse], now: float) -> Outcome:

@@ -222,6 +222,8 @@ class FilesService:
         except (FileExistsError, NotADirectoryError):
             raise InvalidRequest(f"{where}: {target.relative_to(self.uploads_dir)} (or a folder above it) is a "
                                  "file, not a folder; pick another subfolder", {"param": "subfolder"}) from None
+        except OSError as exc:
+            raise uploads.unwritable(target, exc) from exc
         return target
 
     # --- helpers -----------------------------------------------------------------------------

@@ -37,11 +37,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Literal
 
+from ..errors import StagingUnwritable
 from .locks import file_lock
 from .uploads import file_sha256
 
@@ -111,7 +112,10 @@ class Stager:
         problems = [(s, reason) for s in sources if (reason := _quick_problem(s))]
         if problems:
             raise StagingError(problems)
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _unwritable(self.root, exc) from exc
         root_dev = os.stat(self.root).st_dev
         prepared: list[_Prepared] = []
         try:
@@ -174,11 +178,15 @@ class Stager:
     def holding(self) -> Iterator[None]:
         """No staged file is reused (and refreshed) while this is held: retention holds it
         from its last look at a file to deleting it. Held across threads and processes
-        (another ComfyUI on the same install shares this folder)."""
-        with self._hold:
-            self.root.parent.mkdir(parents=True, exist_ok=True)
-            with file_lock(self.root.parent / LOCK_FILE):
-                yield
+        (another ComfyUI on the same install shares this folder). StagingUnwritable when the
+        lock file cannot be made."""
+        with self._hold, ExitStack() as held:
+            try:
+                self.root.parent.mkdir(parents=True, exist_ok=True)
+                held.enter_context(file_lock(self.root.parent / LOCK_FILE))
+            except OSError as exc:
+                raise _unwritable(self.root.parent, exc) from exc
+            yield
 
     def _reuse(self, final: Path, sha: str, size: int) -> bool:
         """Does `final` hold this content? If so, mark it used now (its age restarts)."""
@@ -293,6 +301,12 @@ class Stager:
             return "created"
 
 
+def _unwritable(folder: Path, exc: OSError) -> StagingUnwritable:
+    return StagingUnwritable(folder, exc, hint=(
+        "vq copies inputs there for ComfyUI to load: make that folder writable for ComfyUI, or "
+        "submit with staging off (stage: false), which only works for files inside ComfyUI's input folder"))
+
+
 def _quick_problem(source: Path) -> str | None:
     try:
         st = os.stat(source)
@@ -319,10 +333,11 @@ def _hash_stream(f: BinaryIO) -> tuple[str, int]:
 
 
 def _copy_verified(source: Path, tmp: Path, sha: str) -> None:
-    """Copy while hashing; refuse if the bytes copied are not the bytes hashed earlier."""
+    """Copy while hashing; refuse if the bytes copied are not the bytes hashed earlier.
+    StagingUnwritable when the staging folder refuses the new file."""
     try:
         digest = hashlib.sha256()
-        with open(source, "rb") as src, open(tmp, "xb") as dst:
+        with open(source, "rb") as src, _create(tmp) as dst:
             while chunk := src.read(CHUNK):
                 digest.update(chunk)
                 dst.write(chunk)
@@ -336,6 +351,13 @@ def _copy_verified(source: Path, tmp: Path, sha: str) -> None:
     if digest.hexdigest() != sha:
         _unlink_quietly(tmp)
         raise _SourceProblem(f"changed while it was being staged; {_WAIT}")
+
+
+def _create(tmp: Path) -> BinaryIO:
+    try:
+        return open(tmp, "xb")
+    except OSError as exc:  # the folder's fault, not the source's: say which folder
+        raise _unwritable(tmp.parent, exc) from exc
 
 
 def _extension(source: Path) -> str:

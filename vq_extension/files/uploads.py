@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..errors import StagingUnwritable
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .work import Runner
 
@@ -55,6 +56,13 @@ _OTHER_MAGIC = (
     (b"MZ", "a Windows program"), (b"ID3", "an MP3"), (b"OggS", "an Ogg file"),
     (b"fLaC", "a FLAC file"),
 )  # fmt: skip
+
+
+def unwritable(directory: Path, exc: OSError) -> StagingUnwritable:
+    """The uploads folder refuses files: the user's error to see, with what to do."""
+    return StagingUnwritable(directory, exc, hint=(
+        "dropped files are saved there before they are queued: make that folder writable for "
+        "ComfyUI, or queue a folder path instead"))
 
 
 class UploadTooLarge(Exception):
@@ -174,11 +182,15 @@ async def save_upload(
 
     Raises UploadTooLarge as soon as `max_bytes` is passed and UnsupportedMedia as soon as
     the first bytes are known; either way, and on cancellation, the temp file is removed.
+    StagingUnwritable when `directory` refuses the file.
     Blocking steps go to ``file_work`` (the app passes vq's own file executor).
     """
-    await _in_thread(file_work, directory.mkdir, parents=True, exist_ok=True)
     tmp = directory / f".vq-upload-{uuid.uuid4().hex}.part"
-    fd = await _in_thread(file_work, os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        await _in_thread(file_work, directory.mkdir, parents=True, exist_ok=True)
+        fd = await _in_thread(file_work, os.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:
+        raise unwritable(directory, exc) from exc
     try:
         try:
             sha, size, head = await _receive(stream, fd, max_bytes, file_work)

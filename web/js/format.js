@@ -150,7 +150,8 @@ export function describeCancel(job) {
 export function errorText(err) {
   if (!err) return "unknown error";
   if (typeof err === "string") return err;
-  return err.message || String(err);
+  const text = err.message || String(err);
+  return err.hint ? `${text} — ${err.hint}` : text; // the server's hint says what to do
 }
 
 /** A resolved parameter value as display text. */

@@ -196,7 +196,7 @@ def test_503_when_starting_exits_1(fake: FakeVq, stills: Path) -> None:
     fake.on("POST", "/autoprompt/runs", {"error": {"code": "autoprompt_unavailable", "message": "LM Studio down",
                                                    "hint": "Start LM Studio", "details": {}}}, 503)
     result = run(fake, "autoprompt", str(stills), "--workflow", "wan-i2v")
-    assert result.code == 1 and "LM Studio down" in result.err
+    assert result.code == 1 and "LM Studio down" in result.err and "hint: Start LM Studio" in result.err
 
 
 def test_ctrl_c_cancels_the_run(fake: FakeVq, stills: Path) -> None:

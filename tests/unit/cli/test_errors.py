@@ -24,6 +24,16 @@ def test_http_status_translation(status: int, code: int) -> None:
     assert http_status_to_exit_code(status) == code
 
 
+def test_the_error_envelopes_hint_is_printed(fake: FakeVq) -> None:
+    fake.on("GET", "/jobs/{id}", {"error": {
+        "code": "staging_unwritable", "message": "/c/input/vq cannot be written (Permission denied); nothing was queued",
+        "details": {"folder": "/c/input/vq"}, "hint": "make that folder writable for ComfyUI"}}, 503)
+    r = run(fake, "status", "12")
+    assert r.code == 1
+    assert r.err == ("vq: error: /c/input/vq cannot be written (Permission denied); nothing was queued\n"
+                     "  hint: make that folder writable for ComfyUI\n")
+
+
 def test_unreachable_comfyui_is_1_with_a_clear_message(fake: FakeVq) -> None:
     fake.down = True
     r = run(fake, "status", "12", "--url", "http://127.0.0.1:8188")

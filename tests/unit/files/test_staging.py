@@ -5,12 +5,16 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import read_only
+from vq_extension.errors import StagingUnwritable
 from vq_extension.files import staging
+from vq_extension.files.retention import DAY, Retention
 from vq_extension.files.staging import Stager, StagingError
 
 
@@ -225,3 +229,29 @@ def test_concurrent_staging_of_the_same_content(input_dir, src):
     assert {r.path for r in results} == {results[0].path}
     assert results[0].path.read_bytes() == b"shared content"
     assert len(staged_files(input_dir)) == 1
+
+
+@pytest.mark.parametrize("folder", ["vq", "vq/staged"], ids=["lock folder", "staging folder"])
+def test_an_unwritable_staging_folder_is_named_with_what_to_do(input_dir, src, folder):
+    (input_dir / "vq" / "staged").mkdir(parents=True, exist_ok=True)
+    source = make(src, "a.png", b"A")
+    with read_only(input_dir / folder), pytest.raises(StagingUnwritable) as raised:
+        Stager(input_dir).stage([source], prefer_link=False)
+    err = raised.value
+    assert (err.status, err.code) == (503, "staging_unwritable")
+    assert str(input_dir / folder) in err.message and "cannot be written" in err.message
+    assert "stage: false" in (err.hint or "")
+    assert staged_files(input_dir) == []
+
+
+def test_cleanup_of_an_unwritable_staging_folder_reports_each_file_failed(input_dir, src):
+    stager = Stager(input_dir, clock=lambda: time.time() + 30 * DAY)
+    [staged_file] = Stager(input_dir).stage([make(src, "a.png", b"A")], prefer_link=False)
+    retention = Retention(stager, input_dir / "vq" / "uploads", retention_seconds=7 * DAY)
+    survey = retention.survey({}, time.time() + 30 * DAY)
+    assert [c.path for c in survey.candidates] == [staged_file.path]
+    (input_dir / "vq" / ".staging.lock").unlink()  # made by the staging above
+    with read_only(input_dir / "vq"):
+        [outcome] = retention.remove(survey.candidates, {}, time.time() + 30 * DAY)
+    assert outcome.result == "failed" and "cannot be written" in outcome.detail
+    assert staged_file.path.exists()
