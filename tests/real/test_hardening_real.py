@@ -57,9 +57,9 @@ def test_two_comfyui_processes_on_one_base_directory_run_each_prompt_exactly_onc
     assert {i["port"] for i in health["instances"]} >= {a.port, b.port}
 
     graphs = []
-    for i in range(40):
+    for i in range(40):  # ~25 ms each: the job runs ~1 s, several of B's 0.25 s polls
         graph = comfy_graph("upscale")
-        graph["2"]["inputs"]["scale_by"] = 1 + i / 100
+        graph["2"]["inputs"]["scale_by"] = 6 + i / 100
         graph["3"]["inputs"]["filename_prefix"] = f"multi/p{i:02d}"
         graphs.append(graph)
     job = a.post_json(f"{API}/jobs", {"name": "two processes", "graphs": graphs}, expect=201)
