@@ -244,6 +244,12 @@ def test_a_v2_database_with_work_in_it_upgrades_through_ownership_then_counters(
         assert upgraded.prompt_totals() == {P.SUCCEEDED: 3, P.RUNNING: 1, P.PENDING: 3}
         # the old 24 h lease is void: another instance may recover the running prompt at once
         assert upgraded.get_prompt(running.id).lease_expires_at == 0  # type: ignore[union-attr]
+        # and the upgraded database keeps counting (migration 7's triggers) as work goes on
+        upgraded.transition(running.id, P.SUCCEEDED, 1040.0)
+        claimed = upgraded.apply([], claim=2, owner=OWNER, now=1041.0, lease_seconds=60).claimed
+        assert len(claimed) == 2 and upgraded.attempts([c.prompt.id for c in claimed])[claimed[0].prompt.id]
+        assert upgraded.prompt_totals() == {P.SUCCEEDED: 4, P.QUEUED: 2, P.PENDING: 1}
+        assert_counters_match_a_recount(upgraded)
     finally:
         upgraded.close()
 
