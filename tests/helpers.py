@@ -16,6 +16,10 @@ from typing import Any
 import pytest
 
 from tests.fixtures.fakecomfy.captured import load_comfy_json
+from vq_extension.queue import rows
+from vq_extension.queue.models import PromptStatus
+from vq_extension.queue.records import PromptRecord
+from vq_extension.queue.sql import PROMPT_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,11 +90,9 @@ def statements_run(store: Any, call: Callable[[], Any]) -> list[Statement]:
 # --- recounts: what the store's kept counters must equal (vq itself never recounts) ---
 
 
-def prompt_counts(store: Any, job_ids: Iterable[int]) -> dict[int, dict[Any, int]]:
+def prompt_counts(store: Any, job_ids: Iterable[int]) -> dict[int, dict[PromptStatus, int]]:
     """Each job's prompts counted by status, from the prompts themselves."""
-    from vq_extension.queue.models import PromptStatus
-
-    counts: dict[int, dict[Any, int]] = {job_id: {} for job_id in job_ids}
+    counts: dict[int, dict[PromptStatus, int]] = {job_id: {} for job_id in job_ids}
     with store._lock:
         found = store._conn.execute("SELECT job_id, status, COUNT(*) FROM prompt GROUP BY job_id, status").fetchall()
     for job_id, status, n in found:
@@ -99,20 +101,15 @@ def prompt_counts(store: Any, job_ids: Iterable[int]) -> dict[int, dict[Any, int
     return counts
 
 
-def recounted_totals(store: Any) -> dict[Any, int]:
+def recounted_totals(store: Any) -> dict[PromptStatus, int]:
     """The queue's prompts by status, counted from the prompts (``prompt_totals`` must equal it)."""
-    from vq_extension.queue.models import PromptStatus
-
     with store._lock:
         found = store._conn.execute("SELECT status, COUNT(*) FROM prompt GROUP BY status").fetchall()
     return {PromptStatus(status): n for status, n in found}
 
 
-def find_by_comfy_id(store: Any, comfy_prompt_id: str) -> Any:
+def find_by_comfy_id(store: Any, comfy_prompt_id: str) -> PromptRecord | None:
     """The prompt that ComfyUI id belongs to now, or None."""
-    from vq_extension.queue import rows
-    from vq_extension.queue.sql import PROMPT_COLUMNS
-
     with store._lock:
         row = store._conn.execute(f"SELECT {PROMPT_COLUMNS} FROM prompt WHERE comfy_prompt_id = ?",
                                   (comfy_prompt_id,)).fetchone()

@@ -62,8 +62,7 @@ class StagingUnwritable(Unavailable):
     code = "staging_unwritable"
 
     def __init__(self, folder: Path, exc: OSError, *, hint: str) -> None:
-        super().__init__(f"{folder} cannot be written ({exc.strerror or exc}); nothing was queued",
-                         {"folder": str(folder)}, hint=hint)
+        super().__init__(f"{folder} cannot be written ({exc.strerror or exc})", {"folder": str(folder)}, hint=hint)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,12 @@ allowed roots (a traversal table through every route that takes a path, symlink 
 from __future__ import annotations
 
 import asyncio
+import builtins
+import errno
 import io
 import json
 import os
+import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -402,3 +405,28 @@ async def test_an_interrupted_upload_leaves_no_partial_file(client: Any, comfy: 
     await wait_for(lambda: any(p.name.endswith(".part") for p in all_files(uploads_dir(comfy))), what="a .part file")
     writer.close()
     await wait_for(lambda: not all_files(uploads_dir(comfy)), what="the .part file to be removed")
+
+
+async def test_a_disk_full_while_staging_leaves_no_staged_upload_behind(client: Any, comfy: Any, plugin: Any,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploads are staged first (by link, no space needed); when the copy of another input then
+    finds the disk full, the job is refused and the upload's staged link goes too."""
+    answer = await upload(client, png(size=(48, 32)), "mine.png")
+    other = input_dir(comfy) / "other.png"
+    other.write_bytes(png((1, 2, 3)))
+
+    def open_on_a_full_disk(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "x" in mode:  # creating a staged copy
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+
+    # the staging module the plugin runs (ComfyUI loads it under the custom node's name)
+    staging = sys.modules[type(plugin.app.submitter.stager).__module__]
+    monkeypatch.setattr(staging, "open", open_on_a_full_disk, raising=False)
+    resp = await client.post(f"{API}/jobs", json={"workflow": "smoke-image", "input": [answer["path"], str(other)]})
+    body = await resp.json()
+    assert resp.status == 503, body
+    err = body["error"]
+    assert err["code"] == "staging_unwritable" and "No space left" in err["message"], err
+    assert all_files(input_dir(comfy) / "vq" / "staged") == set()
+    assert Path(answer["path"]).is_file()  # the upload itself stays, for the next try

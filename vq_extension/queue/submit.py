@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidRequest, NotFound, PathForbidden
+from ..errors import InvalidRequest, NotFound, PathForbidden, StagingUnwritable
 from ..files.browse import refuse_huge_folder
 from ..files.paths import AllowedRoots, PathInvalid, PathNotAllowed
 from ..files.staging import StagedFile, Stager, StagingError
@@ -254,7 +254,7 @@ class Submitter:
             others = [s for s in sources if s not in uploads]
             try:
                 staged += self.stager.stage(others, prefer_link=False) if others else []
-            except StagingError:
+            except (StagingError, StagingUnwritable):  # the uploads staged above go too
                 self.discard(PreparedJob(NewJob(name=""), [], [f for f in staged if f.method != "existing"], []))
                 raise
         except StagingError as exc:

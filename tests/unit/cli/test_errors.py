@@ -26,11 +26,11 @@ def test_http_status_translation(status: int, code: int) -> None:
 
 def test_the_error_envelopes_hint_is_printed(fake: FakeVq) -> None:
     fake.on("GET", "/jobs/{id}", {"error": {
-        "code": "staging_unwritable", "message": "/c/input/vq cannot be written (Permission denied); nothing was queued",
+        "code": "staging_unwritable", "message": "/c/input/vq cannot be written (Permission denied)",
         "details": {"folder": "/c/input/vq"}, "hint": "make that folder writable for ComfyUI"}}, 503)
     r = run(fake, "status", "12")
     assert r.code == 1
-    assert r.err == ("vq: error: /c/input/vq cannot be written (Permission denied); nothing was queued\n"
+    assert r.err == ("vq: error: /c/input/vq cannot be written (Permission denied)\n"
                      "  hint: make that folder writable for ComfyUI\n")
 
 
